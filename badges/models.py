@@ -1,0 +1,1 @@
+"""Models of the badges app (built in a later issue)."""

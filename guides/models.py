@@ -1,0 +1,1 @@
+"""Models of the guides app (built in a later issue)."""

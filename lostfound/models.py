@@ -1,0 +1,1 @@
+"""Models of the lostfound app (built in a later issue)."""

@@ -1,0 +1,153 @@
+"""The e-mail outbox: every e-mail of the platform is rendered, stored, then sent once.
+
+Templates live in ``templates/emails/<app>/<name>.{subject.txt,txt,html}`` and are
+rendered in the recipient's language. Attachments are not stored: the outbox row keeps a
+reference (``{"kind": "ticketing.order_pdf", "ref": "<id>"}``) and the registered
+renderer builds the file when the message is sent, so the outbox never holds a copy of
+personal documents longer than the thing they belong to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from museum.models import OutboxEmail
+
+logger = logging.getLogger(__name__)
+
+# kind -> callable(ref) returning (filename, content bytes, mimetype)
+AttachmentRenderer = Callable[[str], tuple[str, bytes, str]]
+_ATTACHMENT_RENDERERS: dict[str, AttachmentRenderer] = {}
+
+STALE_CLAIM = dt.timedelta(minutes=10)
+
+
+def register_attachment(kind: str) -> Callable[[AttachmentRenderer], AttachmentRenderer]:
+    """Register a renderer for an attachment kind (done once, in an app's ready())."""
+
+    def decorator(func: AttachmentRenderer) -> AttachmentRenderer:
+        _ATTACHMENT_RENDERERS[kind] = func
+        return func
+
+    return decorator
+
+
+def render_email(*, template: str, context: dict[str, Any], language: str) -> tuple[str, str, str]:
+    """Render subject, text and HTML of ``template`` in ``language``; no side effects."""
+    with translation.override(language):
+        ctx = {"site_url": settings.SITE_URL, "museum_name": settings.MUSEUM_NAME, **context}
+        subject = render_to_string(f"emails/{template}.subject.txt", ctx).strip()
+        text = render_to_string(f"emails/{template}.txt", ctx)
+        html = render_to_string(f"emails/{template}.html", ctx)
+    return " ".join(subject.split()), text, html
+
+
+def email_enqueue(
+    *,
+    dedupe_key: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    language: str,
+    attachments: list[dict[str, str]] | None = None,
+) -> OutboxEmail:
+    """Store an e-mail in the outbox and send it from a task once the transaction commits.
+
+    The same ``dedupe_key`` never produces a second e-mail: enqueuing it again returns the
+    stored row (use a new key, e.g. with a counter, for a deliberate resend).
+    Side effects: an OutboxEmail row; a Celery task queued after commit.
+    """
+    existing = OutboxEmail.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing
+    subject, text, html = render_email(template=template, context=context, language=language)
+    try:
+        with transaction.atomic():
+            email = OutboxEmail.objects.create(
+                dedupe_key=dedupe_key,
+                to=to,
+                language=language,
+                subject=subject,
+                body_text=text,
+                body_html=html,
+                attachments=attachments or [],
+            )
+    except IntegrityError:
+        return OutboxEmail.objects.get(dedupe_key=dedupe_key)
+    from museum.tasks import send_email
+
+    transaction.on_commit(lambda: send_email.delay(email.pk))
+    return email
+
+
+def email_send(*, email_id: int, now: dt.datetime | None = None) -> bool:
+    """Send one outbox e-mail if nobody has sent or claimed it; returns True if sent now.
+
+    The row is claimed with a conditional UPDATE (no lock is held while talking to the
+    mail provider), so two runs of the task never both send. A failure puts the row back
+    in the queue for a retry. Raises: whatever the mail backend raises, after recording it.
+    """
+    now = now or timezone.now()
+    claimed = OutboxEmail.objects.filter(
+        pk=email_id, status__in=[OutboxEmail.Status.QUEUED, OutboxEmail.Status.FAILED]
+    ).update(status=OutboxEmail.Status.SENDING, claimed_at=now)
+    if not claimed:
+        return False
+    email = OutboxEmail.objects.get(pk=email_id)
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        for item in email.attachments:
+            filename, content, mimetype = _ATTACHMENT_RENDERERS[item["kind"]](item["ref"])
+            message.attach(filename, content, mimetype)
+        message.send()
+    except Exception as exc:
+        OutboxEmail.objects.filter(pk=email_id).update(
+            status=OutboxEmail.Status.FAILED,
+            attempts=email.attempts + 1,
+            last_error=repr(exc)[:2000],
+        )
+        raise
+    status = getattr(message, "anymail_status", None)
+    OutboxEmail.objects.filter(pk=email_id).update(
+        status=OutboxEmail.Status.SENT,
+        sent_at=timezone.now(),
+        attempts=email.attempts + 1,
+        provider_message_id=(getattr(status, "message_id", None) or "")[:200],
+        last_error="",
+    )
+    return True
+
+
+def emails_requeue_stale(*, now: dt.datetime | None = None) -> list[int]:
+    """Ids of e-mails that are still queued, failed, or were claimed by a worker that died.
+
+    A claim older than STALE_CLAIM is released so that the e-mail can be sent again.
+    Side effects: stale claims go back to FAILED.
+    """
+    now = now or timezone.now()
+    OutboxEmail.objects.filter(
+        status=OutboxEmail.Status.SENDING, claimed_at__lt=now - STALE_CLAIM
+    ).update(status=OutboxEmail.Status.FAILED)
+    return list(
+        OutboxEmail.objects.filter(
+            status__in=[OutboxEmail.Status.QUEUED, OutboxEmail.Status.FAILED],
+            created_at__lt=now - dt.timedelta(minutes=1),
+            attempts__lt=10,
+        ).values_list("pk", flat=True)[:500]
+    )

@@ -1,0 +1,44 @@
+"""Recording newsletter consent exactly as it was given."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.translation import gettext, override
+
+from newsletter.models import NewsletterConsent
+
+# Bump the version whenever the wording changes: each consent keeps what was shown.
+CHECKOUT_WORDING_VERSION = "2026-11-1"
+
+
+def checkout_consent_wording() -> str:
+    """The label of the (unticked) newsletter box at checkout, in the active language."""
+    return gettext(
+        "Yes, send me the museum's newsletter (about one e-mail a month). "
+        "I can unsubscribe at any time with the link in every letter."
+    )
+
+
+def consent_record_at_checkout(
+    *, email: str, name: str, language: str, order, user=None, now: dt.datetime | None = None
+) -> NewsletterConsent:
+    """Store a consent given by ticking the checkout box, with its wording and time.
+
+    Side effects: one NewsletterConsent row.
+    """
+    with override(language):
+        wording = checkout_consent_wording()
+    return NewsletterConsent.objects.create(
+        email=email.strip().lower(),
+        name=name,
+        language=language,
+        given=True,
+        wording=wording,
+        wording_version=CHECKOUT_WORDING_VERSION,
+        source=NewsletterConsent.Source.CHECKOUT,
+        recorded_at=now or timezone.now(),
+        user=user if getattr(user, "is_authenticated", False) else None,
+        order=order,
+    )

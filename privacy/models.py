@@ -1,0 +1,1 @@
+"""Models of the privacy app (built in a later issue)."""

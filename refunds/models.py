@@ -1,0 +1,1 @@
+"""Models of the refunds app (built in a later issue)."""

@@ -1,0 +1,418 @@
+"""Exhibitions, ticket types, time slots, orders, tickets, payments and resellers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from museum.models import Site, TimeStampedModel
+
+# Order codes avoid letters and digits that are easily confused when read out at a desk.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_order_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+
+
+def new_secret() -> str:
+    """A 160-bit ticket or link secret, URL- and QR-friendly."""
+    return secrets.token_urlsafe(20)
+
+
+class Exhibition(TimeStampedModel):
+    """The permanent collection (no dates) or a temporary exhibition of a site."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="exhibitions")
+    slug = models.SlugField(_("slug"), unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    starts_on = models.DateField(_("opens on"), null=True, blank=True)
+    ends_on = models.DateField(_("closes on"), null=True, blank=True)
+    is_active = models.BooleanField(_("on sale"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["site", "position", "slug"]
+        verbose_name = _("exhibition")
+        verbose_name_plural = _("exhibitions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_on__isnull=True)
+                | Q(ends_on__isnull=True)
+                | Q(ends_on__gte=models.F("starts_on")),
+                name="exhibition_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_permanent(self) -> bool:
+        return self.starts_on is None and self.ends_on is None
+
+    def runs_on(self, day: dt.date) -> bool:
+        return (self.starts_on is None or self.starts_on <= day) and (
+            self.ends_on is None or day <= self.ends_on
+        )
+
+
+class TicketType(TimeStampedModel):
+    """A kind of ticket with its price; valid for a whole site or one exhibition."""
+
+    class Kind(models.TextChoices):
+        ADULT = "adult", _("Adult")
+        REDUCED = "reduced", _("Reduced")
+        CHILD = "child", _("Child")
+        FREE = "free", _("Free")
+        GROUP = "group", _("Group")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="ticket_types")
+    exhibition = models.ForeignKey(
+        Exhibition,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ticket_types",
+        help_text=_("Leave empty for a ticket valid for every exhibition of the site."),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    description = models.CharField(_("who it is for"), max_length=300, blank=True)
+    price_cents = models.PositiveIntegerField(_("price (cents, VAT included)"))
+    vat_rate = models.DecimalField(
+        _("VAT rate (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("6.00"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    max_per_order = models.PositiveSmallIntegerField(_("maximum per order"), default=10)
+    admits = models.PositiveSmallIntegerField(
+        _("persons admitted"), default=1, help_text=_("Seats one ticket takes in a slot.")
+    )
+    is_active = models.BooleanField(_("on sale"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["site", "position", "pk"]
+        verbose_name = _("ticket type")
+        verbose_name_plural = _("ticket types")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_per_order__gte=1), name="ticket_type_max_per_order_positive"
+            ),
+            models.CheckConstraint(condition=Q(admits__gte=1), name="ticket_type_admits_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlotRule(TimeStampedModel):
+    """How time slots are generated: every N minutes within the site's opening hours."""
+
+    exhibition = models.ForeignKey(Exhibition, on_delete=models.CASCADE, related_name="slot_rules")
+    interval_minutes = models.PositiveSmallIntegerField(_("every (minutes)"), default=30)
+    duration_minutes = models.PositiveSmallIntegerField(_("entry window (minutes)"), default=30)
+    capacity = models.PositiveIntegerField(_("capacity per slot"))
+    weekdays = models.JSONField(
+        _("weekdays"), default=list, blank=True, help_text=_("Empty means every open day.")
+    )
+    valid_from = models.DateField(_("from"), null=True, blank=True)
+    valid_until = models.DateField(_("until"), null=True, blank=True)
+    last_entry_before_close_minutes = models.PositiveSmallIntegerField(
+        _("last entry before closing (minutes)"), default=60
+    )
+
+    class Meta:
+        verbose_name = _("slot rule")
+        verbose_name_plural = _("slot rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval_minutes__gte=5), name="slot_rule_interval_min_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exhibition}: every {self.interval_minutes} min, {self.capacity}"
+
+
+class TimeSlot(TimeStampedModel):
+    """An entry window into an exhibition; its capacity is what can be sold in it."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="time_slots")
+    exhibition = models.ForeignKey(Exhibition, on_delete=models.PROTECT, related_name="time_slots")
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("capacity"))
+    is_cancelled = models.BooleanField(_("cancelled"), default=False)
+    rule = models.ForeignKey(
+        SlotRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="time_slots"
+    )
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = _("time slot")
+        verbose_name_plural = _("time slots")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exhibition", "starts_at"], name="time_slot_unique_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="time_slot_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["site", "starts_at"])]
+
+    def __str__(self) -> str:
+        local = timezone.localtime(self.starts_at)
+        return f"{self.exhibition} {local:%Y-%m-%d %H:%M}"
+
+
+class Reseller(TimeStampedModel):
+    """A partner that sells tickets through the API with its own token."""
+
+    name = models.CharField(_("name"), max_length=200)
+    contact_email = models.EmailField(_("contact e-mail"))
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(_("token starts with"), max_length=8, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("reseller")
+        verbose_name_plural = _("resellers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResellerAllocation(models.Model):
+    """Seats of a slot kept for one reseller: others cannot buy them, it cannot exceed them."""
+
+    reseller = models.ForeignKey(Reseller, on_delete=models.CASCADE, related_name="allocations")
+    time_slot = models.ForeignKey(
+        TimeSlot, on_delete=models.CASCADE, related_name="reseller_allocations"
+    )
+    seats = models.PositiveIntegerField(_("seats"))
+
+    class Meta:
+        verbose_name = _("reseller allocation")
+        verbose_name_plural = _("reseller allocations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reseller", "time_slot"], name="allocation_unique_reseller_slot"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reseller}: {self.seats}"
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    def holding(self, now: dt.datetime) -> OrderQuerySet:
+        return self.filter(status=Order.Status.PENDING, hold_expires_at__gt=now)
+
+
+class Order(TimeStampedModel):
+    """A purchase of tickets by one buyer, through one channel, paid once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("awaiting payment")
+        PAID = "paid", _("paid")
+        EXPIRED = "expired", _("expired")
+        CANCELLED = "cancelled", _("cancelled")
+        REFUND_PENDING = "refund_pending", _("to be refunded")
+        REFUNDED = "refunded", _("refunded")
+
+    class Channel(models.TextChoices):
+        WEB = "web", _("web shop")
+        DESK = "desk", _("front desk")
+        RESELLER = "reseller", _("reseller")
+
+    class PaymentMethod(models.TextChoices):
+        NONE = "none", _("no payment (free)")
+        STRIPE = "stripe", _("card (online)")
+        DEMO = "demo", _("demo (no money moves)")
+        CASH = "cash", _("cash")
+        CARD_TERMINAL = "card_terminal", _("card terminal")
+        INVOICE = "invoice", _("reseller invoice")
+
+    code = models.CharField(_("order code"), max_length=12, unique=True, default=new_order_code)
+    access_token = models.CharField(max_length=40, unique=True, default=new_secret, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    payment_method = models.CharField(
+        _("payment"), max_length=16, choices=PaymentMethod.choices, blank=True
+    )
+    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    language = models.CharField(_("language"), max_length=8, default="en")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orders",
+    )
+    reseller = models.ForeignKey(
+        Reseller, on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    reseller_reference = models.CharField(_("reseller reference"), max_length=100, blank=True)
+    total_cents = models.PositiveIntegerField(_("total (cents)"), default=0)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    hold_expires_at = models.DateTimeField(_("seats held until"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("sold by"),
+    )
+    resend_count = models.PositiveSmallIntegerField(default=0)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [
+            models.Index(fields=["status", "hold_expires_at"]),
+            models.Index(fields=["reseller", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def total(self) -> Decimal:
+        return Decimal(self.total_cents) / 100
+
+
+class Ticket(TimeStampedModel):
+    """One admission into one time slot, with the secret printed in its QR code."""
+
+    class Status(models.TextChoices):
+        RESERVED = "reserved", _("reserved")
+        VALID = "valid", _("valid")
+        CANCELLED = "cancelled", _("cancelled")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tickets")
+    time_slot = models.ForeignKey(TimeSlot, on_delete=models.PROTECT, related_name="tickets")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
+    seats = models.PositiveSmallIntegerField(_("seats"), default=1)
+    price_cents = models.PositiveIntegerField(_("price (cents)"))
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+    secret = models.CharField(max_length=40, unique=True, default=new_secret, editable=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RESERVED
+    )
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    checked_in_gate = models.CharField(_("entrance"), max_length=60, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [models.Index(fields=["time_slot", "status"])]
+        permissions = [
+            ("check_in", _("Can check tickets in at the entrance")),
+            ("sell_at_desk", _("Can sell tickets at the front desk")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.code}-{self.pk}"
+
+
+class Payment(TimeStampedModel):
+    """One attempt to pay an order through a provider, and what became of it."""
+
+    class Status(models.TextChoices):
+        STARTED = "started", _("started")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        REFUND_REQUESTED = "refund_requested", _("refund requested")
+        REFUNDED = "refunded", _("refunded")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(_("provider"), max_length=20)
+    reference = models.CharField(_("provider reference"), max_length=255, unique=True)
+    payment_intent = models.CharField(_("payment intent"), max_length=255, blank=True)
+    amount_cents = models.PositiveIntegerField(_("amount (cents)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.STARTED
+    )
+    redirect_url = models.URLField(max_length=2000, blank=True)
+    refund_reference = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.reference}"
+
+
+class WebhookEvent(models.Model):
+    """A provider event handled once: its id is unique."""
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    created = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.event_id}"
+
+
+class ApiIdempotencyKey(models.Model):
+    """The stored answer to a reseller's request with an Idempotency-Key header."""
+
+    reseller = models.ForeignKey(Reseller, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reseller", "key"], name="idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,430 @@
+"""Placing orders, holding and giving back capacity, issuing and cancelling tickets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from museum.audit import audit_record
+from museum.emails import email_enqueue
+from museum.models import Closure
+from ticketing import locking, selectors
+from ticketing.errors import (
+    DailyCapReached,
+    InvalidQuantity,
+    InvalidTicketType,
+    NotCancellable,
+    SlotNotOnSale,
+    SoldOut,
+    TicketingError,
+)
+from ticketing.models import Order, Reseller, Ticket, TicketType, TimeSlot
+
+MAX_TICKETS_PER_ORDER = 100
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    time_slot_id: int
+    ticket_type_id: int
+    quantity: int
+
+
+def _hold_duration() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.TICKETING["HOLD_MINUTES"])
+
+
+def _check_slot_on_sale(slot: TimeSlot, now: dt.datetime) -> None:
+    day = timezone.localtime(slot.starts_at).date()
+    if (
+        slot.is_cancelled
+        or slot.ends_at <= now
+        or not slot.site.is_active
+        or not slot.exhibition.is_active
+        or not slot.exhibition.runs_on(day)
+    ):
+        raise SlotNotOnSale(field="time_slot")
+
+
+def _load_and_validate(
+    lines: list[OrderLine], now: dt.datetime
+) -> tuple[dict[int, TimeSlot], dict[int, TicketType]]:
+    """Check the lines against the catalogue before any lock is taken."""
+    lines = [line for line in lines if line.quantity != 0]
+    if not lines:
+        raise InvalidQuantity(field="quantities")
+    if any(line.quantity < 0 for line in lines):
+        raise InvalidQuantity(_("A quantity cannot be negative."), field="quantities")
+    if sum(line.quantity for line in lines) > MAX_TICKETS_PER_ORDER:
+        raise InvalidQuantity(
+            _("At most %(n)d tickets can be bought in one order.") % {"n": MAX_TICKETS_PER_ORDER},
+            field="quantities",
+        )
+    slots = {
+        s.pk: s
+        for s in TimeSlot.objects.select_related("site", "exhibition").filter(
+            pk__in={line.time_slot_id for line in lines}
+        )
+    }
+    types = {
+        t.pk: t for t in TicketType.objects.filter(pk__in={line.ticket_type_id for line in lines})
+    }
+    if len(slots) != len({line.time_slot_id for line in lines}):
+        raise SlotNotOnSale(_("This time slot does not exist."), field="time_slot")
+    if len({s.site_id for s in slots.values()}) != 1:
+        raise TicketingError(_("One order is for one site."), field="time_slot")
+    per_type: dict[int, int] = defaultdict(int)
+    for line in lines:
+        slot = slots[line.time_slot_id]
+        ticket_type = types.get(line.ticket_type_id)
+        if (
+            ticket_type is None
+            or not ticket_type.is_active
+            or ticket_type.site_id != slot.site_id
+            or ticket_type.exhibition_id not in (None, slot.exhibition_id)
+        ):
+            raise InvalidTicketType(field="ticket_type")
+        per_type[ticket_type.pk] += line.quantity
+    for type_id, quantity in per_type.items():
+        ticket_type = types[type_id]
+        if quantity > ticket_type.max_per_order:
+            raise InvalidQuantity(
+                _("At most %(n)d “%(name)s” tickets per order.")
+                % {"n": ticket_type.max_per_order, "name": ticket_type.name},
+                field="quantities",
+            )
+    for slot in slots.values():
+        _check_slot_on_sale(slot, now)
+        day = timezone.localtime(slot.starts_at).date()
+        closure = Closure.objects.filter(site_id=slot.site_id).covering(day).first()
+        if closure is not None:
+            raise SlotNotOnSale(
+                _("The museum is closed on this day: %(reason)s") % {"reason": closure.reason},
+                field="time_slot",
+            )
+    return slots, types
+
+
+def _ensure_capacity(
+    *,
+    site_id: int,
+    daily_capacity: int | None,
+    needed: dict[int, int],
+    slots: dict[int, TimeSlot],
+    reseller: Reseller | None,
+    now: dt.datetime,
+) -> None:
+    """Raise SoldOut or DailyCapReached unless ``needed`` seats fit; call under the locks."""
+    taken = selectors.seats_taken(slot_ids=needed, now=now)
+    kept = selectors.seats_kept_for_resellers(slot_ids=needed, now=now, except_reseller=reseller)
+    for slot_id, seats in needed.items():
+        free = slots[slot_id].capacity - taken.get(slot_id, 0) - kept.get(slot_id, 0)
+        if seats > free:
+            raise SoldOut(
+                _("Only %(n)d places are left in this time slot.") % {"n": max(0, free)}
+                if free > 0
+                else None,
+                field="quantities",
+            )
+    if daily_capacity is None:
+        return
+    needed_per_day: dict[dt.date, int] = defaultdict(int)
+    for slot_id, seats in needed.items():
+        needed_per_day[timezone.localtime(slots[slot_id].starts_at).date()] += seats
+    site = slots[next(iter(needed))].site
+    for day, seats in needed_per_day.items():
+        used = selectors.site_seats_taken_on(site=site, day=day, now=now)
+        if used + seats > daily_capacity:
+            raise DailyCapReached(field="quantities")
+
+
+def order_place(
+    *,
+    lines: list[OrderLine],
+    channel: str,
+    email: str = "",
+    name: str = "",
+    language: str = "en",
+    user=None,
+    reseller: Reseller | None = None,
+    reseller_reference: str = "",
+    created_by=None,
+    payment_method: str = "",
+    now: dt.datetime | None = None,
+) -> Order:
+    """Create an order and hold or issue its tickets, never selling past capacity.
+
+    A web order with something to pay is held for TICKETING["HOLD_MINUTES"] and waits
+    for payment; a free order, a desk sale (paid at the desk) and a reseller order
+    (invoiced) are issued at once and their tickets e-mailed after commit.
+    Side effects: Order and Ticket rows, an audit event, an outbox e-mail when issued.
+    Raises: InvalidQuantity, InvalidTicketType, SlotNotOnSale, SoldOut, DailyCapReached.
+    """
+    now = now or timezone.now()
+    slots, types = _load_and_validate(lines, now)
+    lines = [line for line in lines if line.quantity > 0]
+    site = next(iter(slots.values())).site
+    needed: dict[int, int] = defaultdict(int)
+    for line in lines:
+        needed[line.time_slot_id] += line.quantity * types[line.ticket_type_id].admits
+    total = sum(types[line.ticket_type_id].price_cents * line.quantity for line in lines)
+
+    with transaction.atomic():
+        if site.daily_capacity is not None:
+            locking.lock_site(site.pk)
+        locked = locking.lock_slots(list(needed))
+        for slot in locked.values():
+            slot.site, slot.exhibition = slots[slot.pk].site, slots[slot.pk].exhibition
+            _check_slot_on_sale(slot, now)
+        _ensure_capacity(
+            site_id=site.pk,
+            daily_capacity=site.daily_capacity,
+            needed=needed,
+            slots=locked,
+            reseller=reseller,
+            now=now,
+        )
+        pays_later = channel == Order.Channel.WEB and total > 0
+        order = Order.objects.create(
+            site=site,
+            channel=channel,
+            email=email.strip().lower(),
+            name=name.strip(),
+            language=language,
+            user=user if getattr(user, "is_authenticated", False) else None,
+            reseller=reseller,
+            reseller_reference=reseller_reference,
+            created_by=created_by,
+            total_cents=total,
+            currency=settings.TICKETING["CURRENCY"],
+            status=Order.Status.PENDING,
+            hold_expires_at=now + _hold_duration() if pays_later else None,
+            payment_method=payment_method if not pays_later else "",
+        )
+        Ticket.objects.bulk_create(
+            [
+                Ticket(
+                    order=order,
+                    time_slot_id=line.time_slot_id,
+                    ticket_type_id=line.ticket_type_id,
+                    seats=types[line.ticket_type_id].admits,
+                    price_cents=types[line.ticket_type_id].price_cents,
+                    vat_rate=types[line.ticket_type_id].vat_rate,
+                )
+                for line in lines
+                for _ in range(line.quantity)
+            ]
+        )
+        audit_record(
+            action="order.placed",
+            subject=order,
+            actor=created_by,
+            actor_label=reseller.name if reseller else ("" if created_by else "web"),
+            data={"total_cents": total, "channel": channel, "seats": sum(needed.values())},
+            now=now,
+        )
+        if not pays_later:
+            _issue(order, payment_method=payment_method or Order.PaymentMethod.NONE, now=now)
+    return order
+
+
+def _issue(order: Order, *, payment_method: str, now: dt.datetime) -> None:
+    """Mark a locked or new order paid, make its tickets valid and e-mail them."""
+    order.status = Order.Status.PAID
+    order.paid_at = now
+    order.payment_method = payment_method
+    order.hold_expires_at = None
+    order.save(
+        update_fields=["status", "paid_at", "payment_method", "hold_expires_at", "updated_at"]
+    )
+    order.tickets.filter(status=Ticket.Status.RESERVED).update(status=Ticket.Status.VALID)
+    audit_record(
+        action="order.paid",
+        subject=order,
+        data={"payment_method": payment_method, "total_cents": order.total_cents},
+        now=now,
+    )
+    order_send_tickets(order=order)
+
+
+def order_send_tickets(*, order: Order, resend_number: int = 0) -> None:
+    """Queue the e-mail with the tickets' PDF in the buyer's language (once per number).
+
+    Side effects: an outbox row, sent after commit. Does nothing without an e-mail.
+    """
+    if not order.email:
+        return
+    email_enqueue(
+        dedupe_key=f"ticketing.order_tickets:{order.pk}:{resend_number}",
+        to=order.email,
+        template="ticketing/order_tickets",
+        context={
+            "order_code": order.code,
+            "name": order.name,
+            "order_url": settings.SITE_URL + order_public_path(order),
+            "tickets": [
+                {
+                    "type": t.ticket_type.name,
+                    "exhibition": t.time_slot.exhibition.name,
+                    "starts_at": timezone.localtime(t.time_slot.starts_at),
+                }
+                for t in selectors.order_tickets(order)
+            ],
+            "site_name": order.site.name,
+            "total": order.total,
+        },
+        language=order.language,
+        attachments=[{"kind": "ticketing.order_pdf", "ref": str(order.pk)}],
+    )
+
+
+def order_public_path(order: Order) -> str:
+    from django.urls import reverse
+
+    return reverse("ticketing:order_detail", kwargs={"token": order.access_token})
+
+
+def order_resend(*, order: Order, actor=None, now: dt.datetime | None = None) -> None:
+    """Send the tickets e-mail once more.
+
+    Side effects: resend counter, audit event, outbox e-mail.
+    Raises: NotCancellable-style TicketingError when the order has no tickets to send.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = locking.lock_order(order.pk)
+        if locked.status != Order.Status.PAID:
+            raise TicketingError(_("Only paid orders have tickets to send."))
+        if not locked.email:
+            raise TicketingError(_("This order has no e-mail address."))
+        locked.resend_count += 1
+        locked.save(update_fields=["resend_count", "updated_at"])
+        audit_record(action="order.resent", subject=locked, actor=actor, now=now)
+        order_send_tickets(order=locked, resend_number=locked.resend_count)
+    order.resend_count = locked.resend_count
+
+
+def orders_expire_holds(*, now: dt.datetime | None = None, batch: int = 1000) -> int:
+    """Turn pending orders whose hold ran out into expired ones; returns how many.
+
+    Capacity is already free the moment a hold expires (availability reads the expiry);
+    this sweep only makes the status say so. Side effects: Order.status updates.
+    """
+    now = now or timezone.now()
+    done = 0
+    while True:
+        ids = list(
+            Order.objects.filter(status=Order.Status.PENDING, hold_expires_at__lte=now)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return done
+        done += Order.objects.filter(
+            pk__in=ids, status=Order.Status.PENDING, hold_expires_at__lte=now
+        ).update(status=Order.Status.EXPIRED, updated_at=now)
+
+
+def order_try_reclaim_seats(order: Order, now: dt.datetime) -> bool:
+    """For a late payment: take the order's seats again if they are still free.
+
+    Call inside a transaction with the order locked. Returns False when they are gone.
+    """
+    tickets = list(
+        order.tickets.filter(status=Ticket.Status.RESERVED).values("time_slot_id", "seats")
+    )
+    needed: dict[int, int] = defaultdict(int)
+    for t in tickets:
+        needed[t["time_slot_id"]] += t["seats"]
+    if not needed:
+        return False
+    site = order.site
+    if site.daily_capacity is not None:
+        locking.lock_site(site.pk)
+    locked = locking.lock_slots(list(needed))
+    for slot in locked.values():
+        slot.site = site
+    try:
+        for slot in locked.values():
+            if slot.is_cancelled:
+                return False
+        _ensure_capacity(
+            site_id=site.pk,
+            daily_capacity=site.daily_capacity,
+            needed=dict(needed),
+            slots=locked,
+            reseller=order.reseller,
+            now=now,
+        )
+    except TicketingError:
+        return False
+    return True
+
+
+def tickets_cancel(
+    *,
+    order: Order,
+    ticket_ids: list[int] | None = None,
+    actor=None,
+    actor_label: str = "",
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> list[Ticket]:
+    """Cancel unscanned tickets of a paid order; their seats return to the slot at once.
+
+    ``ticket_ids`` None means every ticket still cancellable. The money side (refund) is
+    the refunds app's; the amount to refund is recorded in the audit event.
+    Side effects: tickets and maybe the order cancelled, audit event.
+    Raises: NotCancellable when a named ticket is scanned, cancelled or not in the order.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = locking.lock_order(order.pk)
+        if locked.status != Order.Status.PAID:
+            raise NotCancellable(_("Only tickets of a paid order can be cancelled."))
+        candidates = list(
+            locked.tickets.select_for_update().filter(
+                status=Ticket.Status.VALID, checked_in_at__isnull=True
+            )
+        )
+        if ticket_ids is not None:
+            wanted = set(ticket_ids)
+            chosen = [t for t in candidates if t.pk in wanted]
+            if len(chosen) != len(wanted):
+                raise NotCancellable(
+                    _("Some of these tickets were already used or cancelled; nothing was changed.")
+                )
+        else:
+            chosen = candidates
+        if not chosen:
+            raise NotCancellable(_("No ticket of this order can still be cancelled."))
+        Ticket.objects.filter(pk__in=[t.pk for t in chosen]).update(
+            status=Ticket.Status.CANCELLED, cancelled_at=now, updated_at=now
+        )
+        remaining = locked.tickets.exclude(status=Ticket.Status.CANCELLED).exists()
+        if not remaining:
+            locked.status = Order.Status.CANCELLED
+            locked.cancelled_at = now
+            locked.save(update_fields=["status", "cancelled_at", "updated_at"])
+        audit_record(
+            action="tickets.cancelled",
+            subject=locked,
+            actor=actor,
+            actor_label=actor_label,
+            data={
+                "tickets": [t.pk for t in chosen],
+                "amount_cents": sum(t.price_cents for t in chosen),
+                "reason": reason[:500],
+            },
+            now=now,
+        )
+    order.refresh_from_db()
+    for ticket in chosen:
+        ticket.status = Ticket.Status.CANCELLED
+    return chosen

@@ -1,0 +1,347 @@
+"""The public ticket shop, the order page, the demo payment page and the entrance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from museum.models import Site
+from museum.ratelimit import is_limited
+from newsletter.services import consent_record_at_checkout
+from ticketing import selectors
+from ticketing.documents import order_pdf
+from ticketing.errors import TicketingError
+from ticketing.forms import CheckInForm, CheckoutForm
+from ticketing.models import Exhibition, Order, Payment, TimeSlot
+from ticketing.payments import get_provider
+from ticketing.payments.base import InvalidWebhook
+from ticketing.services.checkin import ticket_check_in
+from ticketing.services.orders import OrderLine, order_place, order_resend
+from ticketing.services.payments import payment_event_handle, payment_start
+
+logger = logging.getLogger(__name__)
+
+
+def _exhibition_or_404(slug: str) -> Exhibition:
+    return get_object_or_404(
+        Exhibition.objects.select_related("site"), slug=slug, is_active=True, site__is_active=True
+    )
+
+
+def _parse_day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise Http404("Not a date") from exc
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The sites and their exhibitions now or soon on show."""
+    today = timezone.localdate()
+    sites = list(Site.objects.filter(is_active=True).prefetch_related("opening_hours"))
+    exhibitions = [
+        e
+        for e in Exhibition.objects.filter(is_active=True, site__is_active=True).select_related(
+            "site"
+        )
+        if e.ends_on is None or e.ends_on >= today
+    ]
+    for site in sites:
+        site.shown_exhibitions = [e for e in exhibitions if e.site_id == site.pk]
+    return render(request, "ticketing/home.html", {"sites": sites})
+
+
+@require_GET
+def exhibition_calendar(request: HttpRequest, slug: str) -> HttpResponse:
+    """Month calendar with availability per day."""
+    exhibition = _exhibition_or_404(slug)
+    today = timezone.localdate()
+    try:
+        year, month = (int(x) for x in request.GET.get("month", "").split("-"))
+        first = dt.date(year, month, 1)
+    except ValueError:
+        first = today.replace(day=1)
+    horizon = today + dt.timedelta(days=settings.TICKETING["SLOT_HORIZON_DAYS"] + 31)
+    first = min(max(first, today.replace(day=1)), horizon.replace(day=1))
+    days = selectors.exhibition_calendar(exhibition=exhibition, year=first.year, month=first.month)
+    previous_month = (first - dt.timedelta(days=1)).replace(day=1)
+    next_month = (first + dt.timedelta(days=32)).replace(day=1)
+    leading_blanks = range(first.weekday())
+    return render(
+        request,
+        "ticketing/calendar.html",
+        {
+            "exhibition": exhibition,
+            "month": first,
+            "days": days,
+            "leading_blanks": leading_blanks,
+            "weekday_names": [WEEKDAYS_ABBR[i] for i in range(7)],
+            "previous_month": previous_month if previous_month >= today.replace(day=1) else None,
+            "next_month": next_month if next_month <= horizon else None,
+        },
+    )
+
+
+@require_GET
+def exhibition_day(request: HttpRequest, slug: str, day: str) -> HttpResponse:
+    """The time slots of one day with the places left."""
+    exhibition = _exhibition_or_404(slug)
+    the_day = _parse_day(day)
+    slots, closure = selectors.exhibition_day_slots(exhibition=exhibition, day=the_day)
+    return render(
+        request,
+        "ticketing/day.html",
+        {"exhibition": exhibition, "day": the_day, "slots": slots, "closure": closure},
+    )
+
+
+def _slot_or_404(exhibition: Exhibition, day: dt.date, hhmm: str) -> TimeSlot:
+    try:
+        start_time = dt.datetime.strptime(hhmm, "%H%M").time()
+    except ValueError as exc:
+        raise Http404("Not a time") from exc
+    starts_at = dt.datetime.combine(day, start_time, tzinfo=timezone.get_current_timezone())
+    return get_object_or_404(
+        TimeSlot.objects.select_related("site", "exhibition"),
+        exhibition=exhibition,
+        starts_at=starts_at,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest, slug: str, day: str, hhmm: str) -> HttpResponse:
+    """Quantities, contact and newsletter box for one slot; places the order on POST."""
+    exhibition = _exhibition_or_404(slug)
+    slot = _slot_or_404(exhibition, _parse_day(day), hhmm)
+    ticket_types = selectors.ticket_types_for_exhibition(exhibition)
+    user = request.user if request.user.is_authenticated else None
+    initial = {"email": user.email, "name": user.get_full_name()} if user else {}
+    form = CheckoutForm(request.POST or None, ticket_types=ticket_types, initial=initial)
+    if request.method == "POST":
+        if is_limited(request, scope="checkout"):
+            form.add_error(
+                None, _("Too many attempts from your connection. Please wait a few minutes.")
+            )
+        elif form.is_valid():
+            lines = [
+                OrderLine(slot.pk, type_id, qty)
+                for type_id, qty in form.quantities().items()
+                if qty
+            ]
+            try:
+                order = order_place(
+                    lines=lines,
+                    channel=Order.Channel.WEB,
+                    email=form.cleaned_data["email"],
+                    name=form.cleaned_data["name"],
+                    language=get_language() or settings.LANGUAGE_CODE,
+                    user=user,
+                )
+            except TicketingError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if form.cleaned_data["newsletter"]:
+                    consent_record_at_checkout(
+                        email=order.email,
+                        name=order.name,
+                        language=order.language,
+                        order=order,
+                        user=user,
+                    )
+                if order.status == Order.Status.PAID:
+                    return redirect("ticketing:order_detail", token=order.access_token)
+                return redirect("ticketing:order_pay", token=order.access_token)
+    free = {
+        s.slot.pk: s.free
+        for s in selectors.exhibition_day_slots(
+            exhibition=exhibition, day=timezone.localtime(slot.starts_at).date()
+        )[0]
+    }
+    return render(
+        request,
+        "ticketing/checkout.html",
+        {
+            "exhibition": exhibition,
+            "slot": slot,
+            "starts_at": timezone.localtime(slot.starts_at),
+            "form": form,
+            "free": free.get(slot.pk, 0),
+            "hold_minutes": settings.TICKETING["HOLD_MINUTES"],
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _order_by_token(request: HttpRequest, token: str) -> Order:
+    if is_limited(request, scope="order_lookup"):
+        raise TooManyLookups
+    order = selectors.order_get_by_token(token)
+    if order is None:
+        raise Http404("Unknown order")
+    return order
+
+
+class TooManyLookups(Exception):
+    pass
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return render(request, "ticketing/too_many.html", status=429)
+
+
+@require_http_methods(["GET", "POST"])
+def order_pay(request: HttpRequest, token: str) -> HttpResponse:
+    """Summary of a held order with the button that starts the payment."""
+    try:
+        order = _order_by_token(request, token)
+    except TooManyLookups:
+        return _too_many(request)
+    if order.status != Order.Status.PENDING:
+        return redirect("ticketing:order_detail", token=token)
+    error = None
+    if request.method == "POST":
+        try:
+            payment = payment_start(
+                order=order,
+                success_url=request.build_absolute_uri(
+                    reverse("ticketing:order_detail", kwargs={"token": token})
+                ),
+                cancel_url=request.build_absolute_uri(
+                    reverse("ticketing:order_pay", kwargs={"token": token})
+                ),
+            )
+        except TicketingError as exc:
+            error = exc.message
+        else:
+            return redirect(payment.redirect_url)
+    return render(
+        request,
+        "ticketing/order_pay.html",
+        {
+            "order": order,
+            "tickets": selectors.order_tickets(order),
+            "error": error,
+            "hold_expires_at": order.hold_expires_at,
+        },
+        status=400 if error else 200,
+    )
+
+
+@require_GET
+def order_detail(request: HttpRequest, token: str) -> HttpResponse:
+    """The order page behind its secret link: status, tickets, PDF, resend."""
+    try:
+        order = _order_by_token(request, token)
+    except TooManyLookups:
+        return _too_many(request)
+    return render(
+        request,
+        "ticketing/order_detail.html",
+        {"order": order, "tickets": selectors.order_tickets(order)},
+    )
+
+
+@require_GET
+def order_pdf_download(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        order = _order_by_token(request, token)
+    except TooManyLookups:
+        return _too_many(request)
+    if order.status != Order.Status.PAID:
+        raise Http404("No tickets yet")
+    response = HttpResponse(order_pdf(order), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="tickets-{order.code}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+def order_resend_view(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        order = _order_by_token(request, token)
+    except TooManyLookups:
+        return _too_many(request)
+    if order.resend_count >= 5:
+        messages.error(
+            request, _("The tickets have been sent several times already. Please contact us.")
+        )
+    else:
+        try:
+            order_resend(order=order)
+        except TicketingError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, _("The tickets are on their way to %(email)s.") % {"email": order.email}
+            )
+    return redirect("ticketing:order_detail", token=token)
+
+
+@require_http_methods(["GET", "POST"])
+def demo_pay(request: HttpRequest, reference: str) -> HttpResponse:
+    """The demo provider's payment page. No money moves."""
+    if settings.PAYMENT_PROVIDER != "demo":
+        raise Http404("Demo payments are off")
+    payment = get_object_or_404(
+        Payment.objects.select_related("order"), reference=reference, provider="demo"
+    )
+    if request.method == "POST":
+        provider = get_provider("demo")
+        event = provider.parse_webhook(payload=provider.event_for(payment), headers={})
+        payment_event_handle(provider_name="demo", event=event)
+        return redirect("ticketing:order_detail", token=payment.order.access_token)
+    return render(request, "ticketing/demo_pay.html", {"payment": payment, "order": payment.order})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's webhook endpoint: verified with the stripe library, each event once."""
+    if settings.PAYMENT_PROVIDER != "stripe":
+        raise Http404("Stripe is not configured")
+    provider = get_provider("stripe")
+    try:
+        event = provider.parse_webhook(payload=request.body, headers=dict(request.headers))
+    except InvalidWebhook:
+        return HttpResponse("invalid signature", status=400, content_type="text/plain")
+    outcome = payment_event_handle(provider_name="stripe", event=event)
+    return HttpResponse(str(outcome), status=200, content_type="text/plain")
+
+
+@login_required
+@permission_required("ticketing.check_in", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def check_in(request: HttpRequest) -> HttpResponse:
+    """The entrance page: a scanner types the code, the answer fills the screen."""
+    gate = request.session.get("check_in_gate", "")
+    form = CheckInForm(request.POST or None, initial={"gate": gate})
+    outcome = None
+    if request.method == "POST" and form.is_valid():
+        gate = form.cleaned_data["gate"]
+        request.session["check_in_gate"] = gate
+        outcome = ticket_check_in(code=form.cleaned_data["code"], gate=gate, actor=request.user)
+        form = CheckInForm(initial={"gate": gate})
+    return render(request, "ticketing/check_in.html", {"form": form, "outcome": outcome})
+
+
+@login_required
+@require_GET
+def my_orders(request: HttpRequest) -> HttpResponse:
+    """A signed-in visitor's own orders."""
+    return render(
+        request, "ticketing/my_orders.html", {"orders": selectors.orders_for_user(request.user)}
+    )
