@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -85,6 +86,7 @@ class TicketType(TimeStampedModel):
         related_name="ticket_types",
         help_text=_("Leave empty for a ticket valid for every exhibition of the site."),
     )
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=120)
     description = models.CharField(_("who it is for"), max_length=300, blank=True)
@@ -150,6 +152,7 @@ class SlotRule(TimeStampedModel):
 class TimeSlot(TimeStampedModel):
     """An entry window into an exhibition; its capacity is what can be sold in it."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="time_slots")
     exhibition = models.ForeignKey(Exhibition, on_delete=models.PROTECT, related_name="time_slots")
     starts_at = models.DateTimeField(_("starts at"))
@@ -313,6 +316,7 @@ class Ticket(TimeStampedModel):
         VALID = "valid", _("valid")
         CANCELLED = "cancelled", _("cancelled")
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tickets")
     time_slot = models.ForeignKey(TimeSlot, on_delete=models.PROTECT, related_name="tickets")
     ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
