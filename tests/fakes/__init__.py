@@ -1,0 +1,1 @@
+"""Fakes of external services at the HTTP boundary (the libraries' own code still runs)."""
