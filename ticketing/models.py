@@ -388,6 +388,7 @@ class WebhookEvent(models.Model):
     provider = models.CharField(max_length=20)
     event_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=100)
+    payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
     created = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     outcome = models.CharField(max_length=200, blank=True)

@@ -449,13 +449,6 @@ def test_events_after_a_requested_refund_in_any_order_end_refunded(
     assert len(fake_stripe.refunds) == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A refund made in the Stripe dashboard whose charge.refunded arrives before "
-    "checkout.session.completed names a payment intent the shop does not know yet, so it "
-    "is recorded as ignored and the order is then paid: payment_event_handle does not "
-    "converge for this order of arrival.",
-)
 def test_dashboard_refund_arriving_before_completed_ends_like_the_ordered_sequence(
     db, client, fake_stripe
 ):
@@ -659,3 +652,30 @@ def test_an_event_about_an_unknown_session_is_acknowledged_and_ignored(db, clien
     assert (response.status_code, response.content) == (200, b"ignored")
     assert WebhookEvent.objects.get().outcome == "ignored"
     assert not Payment.objects.exists()
+
+
+def test_full_refund_in_the_dashboard_voids_the_unused_tickets_of_a_paid_order(
+    db, client, fake_stripe
+):
+    # given an order paid on Stripe
+    order = _held_order()
+    payment = _start(order)
+    session = fake_stripe.pay(payment.reference)
+    _deliver(client, "checkout.session.completed", session, event_id="evt_paid")
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    # when the museum refunds the whole charge in Stripe's dashboard
+    fake_stripe.refund_in_dashboard(session["payment_intent"])
+    response = _deliver(
+        client,
+        "charge.refunded",
+        fake_stripe.charge(session["payment_intent"]),
+        event_id="evt_refunded",
+    )
+    # then the order is refunded and its tickets no longer admit
+    assert response.status_code == 200
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert payment.status == Payment.Status.REFUNDED
+    assert _ticket_statuses(order) == [Ticket.Status.CANCELLED] * 2

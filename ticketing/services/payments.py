@@ -30,6 +30,9 @@ class Outcome(StrEnum):
     FAILED = "failed"
     REFUNDED = "refunded"
     IGNORED = "ignored"
+    # A refund about a payment we cannot match yet (its success has not arrived): kept,
+    # and applied when the payment's success arrives, whatever the order of delivery.
+    REFUND_DEFERRED = "refund_deferred"
 
 
 def payment_start(
@@ -102,6 +105,7 @@ def payment_event_handle(
                     provider=provider_name,
                     event_id=event.event_id,
                     event_type=event.raw_type or event.event_type,
+                    payment_intent=event.payment_intent,
                     created=event.created,
                 )
         except IntegrityError:
@@ -117,6 +121,8 @@ def _dispatch(provider_name: str, event: ProviderEvent, now: dt.datetime) -> Out
         return Outcome.IGNORED
     payment = _find_payment(provider_name, event)
     if payment is None:
+        if event.event_type == "refund.succeeded" and event.payment_intent:
+            return Outcome.REFUND_DEFERRED
         logger.warning("event %s names no known payment", event.event_id)
         return Outcome.IGNORED
     if event.event_type == "payment.succeeded":
@@ -175,6 +181,8 @@ def _on_success(payment: Payment, event: ProviderEvent, now: dt.datetime) -> Out
         payment.status = Payment.Status.SUCCEEDED
         payment.save(update_fields=["status", "payment_intent", "updated_at"])
         _issue(order, payment_method=payment.provider, now=now)
+        if _refund_already_reported(payment):
+            return _on_refunded(payment, now)
         return Outcome.PAID
     # The money arrived but cannot buy these seats: give it back and tell the buyer.
     payment.status = Payment.Status.REFUND_REQUESTED
@@ -213,7 +221,19 @@ def _on_success(payment: Payment, event: ProviderEvent, now: dt.datetime) -> Out
     return Outcome.REFUNDING
 
 
+def _refund_already_reported(payment: Payment) -> bool:
+    return (
+        bool(payment.payment_intent)
+        and WebhookEvent.objects.filter(
+            provider=payment.provider,
+            payment_intent=payment.payment_intent,
+            outcome=Outcome.REFUND_DEFERRED,
+        ).exists()
+    )
+
+
 def _on_refunded(payment: Payment, now: dt.datetime) -> Outcome:
+    """The provider confirms the money went back: the payment's tickets stop admitting."""
     order = locking.lock_order(payment.order_id)
     updated = Payment.objects.filter(
         pk=payment.pk,
@@ -221,7 +241,12 @@ def _on_refunded(payment: Payment, now: dt.datetime) -> Outcome:
     ).update(status=Payment.Status.REFUNDED, updated_at=now)
     if not updated:
         return Outcome.ALREADY_HANDLED
-    if order.status == Order.Status.REFUND_PENDING:
+    if order.status == Order.Status.PAID:
+        # Refunded outside the shop (e.g. in the provider's dashboard): void what is unused.
+        order.tickets.filter(status=Ticket.Status.VALID, checked_in_at__isnull=True).update(
+            status=Ticket.Status.CANCELLED, cancelled_at=now, updated_at=now
+        )
+    if order.status in (Order.Status.REFUND_PENDING, Order.Status.PAID):
         order.status = Order.Status.REFUNDED
         order.save(update_fields=["status", "updated_at"])
     audit_record(
