@@ -164,6 +164,10 @@ elif EMAIL_PROVIDER == "smtp":
     EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
 elif EMAIL_PROVIDER == "test":
     EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+elif EMAIL_PROVIDER == "file":
+    # One file per message in EMAIL_FILE_PATH: for tests that run a separate worker process.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-emails"))
 elif EMAIL_PROVIDER in _ANYMAIL_BACKENDS:
     EMAIL_BACKEND, _required = _ANYMAIL_BACKENDS[EMAIL_PROVIDER]
     _missing = [name for name in _required if not env.str(name, default="")]
@@ -174,7 +178,7 @@ elif EMAIL_PROVIDER in _ANYMAIL_BACKENDS:
     ANYMAIL = {name: env.str(name) for name in _required}
 else:
     raise ImproperlyConfigured(
-        f"EMAIL_PROVIDER={EMAIL_PROVIDER!r} is unknown; use console, smtp, test or one of "
+        f"EMAIL_PROVIDER={EMAIL_PROVIDER!r} is unknown; use console, smtp, test, file or one of "
         + ", ".join(sorted(_ANYMAIL_BACKENDS))
     )
 
@@ -248,6 +252,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+if not PRODUCTION and not STATIC_ROOT.exists():
+    # No collected files (development, tests): nothing for WhiteNoise to serve; runserver
+    # serves static files itself in DEBUG.
+    MIDDLEWARE.remove("whitenoise.middleware.WhiteNoiseMiddleware")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
