@@ -42,11 +42,19 @@ def _exhibition_or_404(slug: str) -> Exhibition:
     )
 
 
+# Days further than this from today have nothing on sale; refusing them also keeps the
+# day's bounds away from the ends of the calendar (9999-12-31 + 1 day overflows).
+_DAY_RANGE_DAYS = 3660
+
+
 def _parse_day(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise Http404("Not a date") from exc
+    if abs((day - timezone.localdate()).days) > _DAY_RANGE_DAYS:
+        raise Http404("No sales on this day")
+    return day
 
 
 @require_GET
@@ -74,7 +82,7 @@ def exhibition_calendar(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         year, month = (int(x) for x in request.GET.get("month", "").split("-"))
         first = dt.date(year, month, 1)
-    except ValueError:
+    except (ValueError, OverflowError):
         first = today.replace(day=1)
     horizon = today + dt.timedelta(days=settings.TICKETING["SLOT_HORIZON_DAYS"] + 31)
     first = min(max(first, today.replace(day=1)), horizon.replace(day=1))

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from museum.audit import audit_record
 from museum.emails import email_enqueue
@@ -127,7 +128,12 @@ def _ensure_capacity(
         free = slots[slot_id].capacity - taken.get(slot_id, 0) - kept.get(slot_id, 0)
         if seats > free:
             raise SoldOut(
-                _("Only %(n)d places are left in this time slot.") % {"n": max(0, free)}
+                ngettext_lazy(
+                    "Only %(n)d place is left in this time slot.",
+                    "Only %(n)d places are left in this time slot.",
+                    free,
+                )
+                % {"n": free}
                 if free > 0
                 else None,
                 field="quantities",
