@@ -1,7 +1,14 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from ticketing.api import views
+
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/slots/", views.SlotListView.as_view(), name="api-slots"),
+    path("v1/orders/", views.OrderListCreateView.as_view(), name="api-orders"),
+    path("v1/orders/<str:code>/", views.OrderDetailView.as_view(), name="api-order"),
+    path("v1/orders/<str:code>/pdf/", views.OrderPdfView.as_view(), name="api-order-pdf"),
+    path("v1/orders/<str:code>/cancel/", views.OrderCancelView.as_view(), name="api-order-cancel"),
 ]
