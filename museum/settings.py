@@ -135,6 +135,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ticketing.tasks.release_expired_holds",
         "schedule": timedelta(minutes=1),
     },
+    "purge-idempotency-keys": {
+        "task": "ticketing.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=40, hour=3),
+    },
     "retry-stale-outbox": {
         "task": "museum.tasks.retry_stale_emails",
         "schedule": timedelta(minutes=5),

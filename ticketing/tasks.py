@@ -23,3 +23,11 @@ def release_expired_holds() -> int:
 def refund_payment(self, payment_id: int) -> str:
     """Refund a payment whose refund was requested; the provider's key makes it once."""
     return payments.payment_refund(payment_id=payment_id)
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Forget the reseller API's stored answers once no retry can come any more."""
+    from ticketing.api.idempotency import idempotency_keys_purge
+
+    return idempotency_keys_purge()

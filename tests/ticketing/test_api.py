@@ -795,3 +795,27 @@ def test_cancel_twice_is_refused_the_second_time(partner, shop):
     assert again.status_code == 400
     assert again.json()["code"] == "not_cancellable"
     assert AuditEvent.objects.filter(action="tickets.cancelled").count() == 1
+
+
+def test_stored_idempotency_answers_are_purged_after_a_week(db):
+    # given one answer stored 8 days ago and one stored today
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.ticketing.factories import ResellerFactory
+    from ticketing.models import ApiIdempotencyKey
+    from ticketing.tasks import purge_idempotency_keys
+
+    reseller = ResellerFactory()
+    old = ApiIdempotencyKey.objects.create(reseller=reseller, key="old", request_hash="x")
+    ApiIdempotencyKey.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=8)
+    )
+    ApiIdempotencyKey.objects.create(reseller=reseller, key="new", request_hash="y")
+    # when the nightly task runs (twice)
+    first = purge_idempotency_keys()
+    second = purge_idempotency_keys()
+    # then only the old one is gone
+    assert (first, second) == (1, 0)
+    assert list(ApiIdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

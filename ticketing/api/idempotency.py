@@ -96,3 +96,18 @@ def idempotent_call(
         record.response_body = body
         record.save(update_fields=["response_status", "response_body"])
     return IdempotentResult(status=status, body=body, replayed=False)
+
+
+def idempotency_keys_purge(*, older_than_days: int = 7, now=None) -> int:
+    """Delete stored answers older than ``older_than_days``; returns how many.
+
+    Resellers retry within minutes or hours; a week is far beyond any retry window.
+    Side effects: deletes ApiIdempotencyKey rows.
+    """
+    import datetime as dt
+
+    from django.utils import timezone
+
+    cutoff = (now or timezone.now()) - dt.timedelta(days=older_than_days)
+    deleted, _ = ApiIdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
