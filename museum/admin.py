@@ -1,4 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 
 from museum.models import AuditEvent, Closure, OpeningHours, OutboxEmail, Site
@@ -52,3 +55,8 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+admin.site.site_header = format_lazy(_("{museum} — staff"), museum=settings.MUSEUM_NAME)
+admin.site.site_title = _("Museum staff")
+admin.site.index_title = _("Front desk and management")
