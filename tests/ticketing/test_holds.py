@@ -187,8 +187,55 @@ def test_a_late_payment_for_seats_sold_meanwhile_is_refunded_and_the_buyer_told_
     email = OutboxEmail.objects.get(dedupe_key=f"ticketing.late_payment_refund:{payment.pk}")
     assert email.language == "fr"
     assert email.to == "late@example.org"
-    assert order.code in email.subject
+    assert email.subject == f"Commande {order.code} : votre paiement est en cours de remboursement"
     assert [m.to for m in mail.outbox] == [["late@example.org"]]
     assert sorted(
         AuditEvent.objects.filter(subject_id=str(order.pk)).values_list("action", flat=True)
     ) == ["order.placed", "payment.refund_requested", "payment.refunded"]
+
+
+def test_a_late_payment_after_the_slot_has_ended_is_refunded_not_issued():
+    # given a hold placed 10 minutes before the slot ended, never paid in time
+    slot = TimeSlotFactory(capacity=5)
+    adult = TicketTypeFactory(site=slot.site)
+    order = _hold(slot, adult, 1, now=slot.ends_at - dt.timedelta(minutes=10))
+    payment = payment_start(
+        order=order,
+        success_url="http://x/ok",
+        cancel_url="http://x/no",
+        now=slot.ends_at - dt.timedelta(minutes=9),
+    )
+    # when the payment arrives after the hold and after the slot's end, seats still free
+    provider = DemoProvider()
+    event = provider.parse_webhook(payload=provider.event_for(payment), headers={})
+    outcome = payment_event_handle(
+        provider_name="demo", event=event, now=slot.ends_at + dt.timedelta(minutes=6)
+    )
+    # then the money goes back instead of buying a ticket for a visit that is over
+    order.refresh_from_db()
+    assert outcome == Outcome.REFUNDING
+    assert order.status == Order.Status.REFUND_PENDING
+    assert order.tickets.filter(status=Ticket.Status.VALID).count() == 0
+
+
+def test_a_late_payment_for_a_day_closed_meanwhile_is_refunded_not_issued():
+    # given an expired hold on a day the museum has since closed
+    from museum.models import Closure
+
+    slot = TimeSlotFactory(capacity=5)
+    adult = TicketTypeFactory(site=slot.site)
+    start = timezone.now()
+    order = _hold(slot, adult, 1, now=start)
+    payment = payment_start(order=order, success_url="http://x/ok", cancel_url="http://x/no")
+    day = timezone.localtime(slot.starts_at).date()
+    Closure.objects.create(site=slot.site, starts_on=day, ends_on=day, reason="Strike")
+    # when the payment arrives late
+    provider = DemoProvider()
+    event = provider.parse_webhook(payload=provider.event_for(payment), headers={})
+    outcome = payment_event_handle(
+        provider_name="demo", event=event, now=start + dt.timedelta(minutes=20)
+    )
+    # then it is refunded
+    order.refresh_from_db()
+    assert outcome == Outcome.REFUNDING
+    assert order.status == Order.Status.REFUND_PENDING

@@ -101,6 +101,7 @@ def test_the_order_email_carries_the_pdf_in_the_buyers_language(
     [(html, html_type)] = message.alternatives
     assert html_type == "text/html"
     assert order.code in html
+    assert message.subject == f"Vos billets – commande {order.code}"
     stored = OutboxEmail.objects.get()
     assert stored.language == "fr"
     assert stored.status == OutboxEmail.Status.SENT

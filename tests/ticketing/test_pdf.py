@@ -85,6 +85,10 @@ def test_the_ticket_pdf_is_rendered_in_the_buyers_language():
     assert french_date != english_date
     assert french_date in text
     assert english_date not in text
+    # and the ticket's own words come from the French catalogue
+    assert "Prix" in text
+    assert "Présentez ce code" in text
+    assert "Show this code at the entrance" not in text
 
 
 def test_the_attachment_renderer_names_the_file_after_the_order():

@@ -245,6 +245,24 @@ def test_checkout_without_tickets_is_refused_and_keeps_what_was_typed(client, sh
     _assert_nothing_written()
 
 
+def test_checkout_without_tickets_in_french_shows_the_translated_message(client, shop):
+    _exhibition, slot, adult = shop
+    response = client.post(_checkout_url(slot), _form(adult, 0), HTTP_ACCEPT_LANGUAGE="fr")
+    html = _assert_error_page_keeps_input(response)
+    assert "Choisissez au moins un billet." in html
+    _assert_nothing_written()
+
+
+def test_checkout_of_a_closed_day_in_french_shows_the_reason(client, shop):
+    exhibition, slot, adult = shop
+    day = timezone.localtime(slot.starts_at).date()
+    Closure.objects.create(site=exhibition.site, starts_on=day, ends_on=day, reason="Grève")
+    response = client.post(_checkout_url(slot), _form(adult, 1), HTTP_ACCEPT_LANGUAGE="fr")
+    html = _assert_error_page_keeps_input(response)
+    assert re.search(r"<p>Le musée est fermé ce jour-là\s*: Grève</p>", html)
+    _assert_nothing_written()
+
+
 def test_checkout_with_a_bad_email_shows_the_french_message(client, shop):
     _exhibition, slot, adult = shop
     response = client.post(

@@ -338,9 +338,10 @@ def orders_expire_holds(*, now: dt.datetime | None = None, batch: int = 1000) ->
 
 
 def order_try_reclaim_seats(order: Order, now: dt.datetime) -> bool:
-    """For a late payment: take the order's seats again if they are still free.
+    """For a late payment: take the order's seats again if they are still free and on sale.
 
-    Call inside a transaction with the order locked. Returns False when they are gone.
+    Call inside a transaction with the order locked. Returns False when they are gone, or
+    when the slot has since ended, been cancelled or fallen on a closure.
     """
     tickets = list(
         order.tickets.filter(status=Ticket.Status.RESERVED).values("time_slot_id", "seats")
@@ -358,7 +359,9 @@ def order_try_reclaim_seats(order: Order, now: dt.datetime) -> bool:
         slot.site = site
     try:
         for slot in locked.values():
-            if slot.is_cancelled:
+            _check_slot_on_sale(slot, now)
+            day = timezone.localtime(slot.starts_at).date()
+            if Closure.objects.filter(site_id=site.pk).covering(day).exists():
                 return False
         _ensure_capacity(
             site_id=site.pk,
