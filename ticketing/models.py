@@ -200,7 +200,10 @@ class Reseller(TimeStampedModel):
 
 
 class ResellerAllocation(models.Model):
-    """Seats of a slot kept for one reseller: others cannot buy them, it cannot exceed them."""
+    """Seats of a slot kept for one reseller: nobody else can buy them.
+
+    The reseller may sell beyond its allocation from the seats still open to everyone.
+    """
 
     reseller = models.ForeignKey(Reseller, on_delete=models.CASCADE, related_name="allocations")
     time_slot = models.ForeignKey(

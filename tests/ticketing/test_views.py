@@ -512,3 +512,42 @@ def test_pages_run_the_same_number_of_queries_for_3_or_30_slots(
     with django_assert_num_queries(expected):
         response = client.get(url(big, big_slots))
     assert response.status_code == 200
+
+
+def test_checkout_page_of_a_cancelled_slot_offers_other_times_instead_of_a_form(client, shop):
+    # given a slot the museum has cancelled
+    exhibition, slot, adult = shop
+    slot.is_cancelled = True
+    slot.save()
+    # when a visitor opens its checkout page (e.g. from an old link)
+    response = client.get(_checkout_url(slot))
+    # then no order form is shown, only the way back to the other times
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="checkout"' not in body
+    assert "This time slot cannot be booked any more." in body
+
+
+def test_resend_limit_is_checked_by_the_service_under_the_order_lock(shop):
+    # given a paid order already sent again five times
+    from ticketing.errors import TicketingError
+    from ticketing.services.orders import PUBLIC_RESEND_LIMIT, order_resend
+
+    exhibition, slot, adult = shop
+    order = order_place(
+        lines=[OrderLine(slot.pk, adult.pk, 1)],
+        channel=Order.Channel.DESK,
+        email="a@example.org",
+        payment_method=Order.PaymentMethod.CASH,
+    )
+    Order.objects.filter(pk=order.pk).update(resend_count=PUBLIC_RESEND_LIMIT)
+    outbox_before = OutboxEmail.objects.count()
+    # when the buyer asks once more
+    with pytest.raises(TicketingError):
+        order_resend(order=order, limit=PUBLIC_RESEND_LIMIT)
+    # then nothing is sent and the counter stays; staff (no limit) can still resend
+    order.refresh_from_db()
+    assert order.resend_count == PUBLIC_RESEND_LIMIT
+    assert OutboxEmail.objects.count() == outbox_before
+    order_resend(order=order)
+    assert OutboxEmail.objects.count() == outbox_before + 1

@@ -296,11 +296,18 @@ def order_public_path(order: Order) -> str:
     return reverse("ticketing:order_detail", kwargs={"token": order.access_token})
 
 
-def order_resend(*, order: Order, actor=None, now: dt.datetime | None = None) -> None:
-    """Send the tickets e-mail once more.
+# How often a buyer may have the tickets sent again from the order page (staff: no limit).
+PUBLIC_RESEND_LIMIT = 5
 
+
+def order_resend(
+    *, order: Order, actor=None, limit: int | None = None, now: dt.datetime | None = None
+) -> None:
+    """Send the tickets e-mail once more; at most ``limit`` times when a limit is given.
+
+    The limit is checked under the order's lock, so simultaneous clicks cannot pass it.
     Side effects: resend counter, audit event, outbox e-mail.
-    Raises: NotCancellable-style TicketingError when the order has no tickets to send.
+    Raises: TicketingError when the order is not paid, has no e-mail or the limit is used.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -309,6 +316,10 @@ def order_resend(*, order: Order, actor=None, now: dt.datetime | None = None) ->
             raise TicketingError(_("Only paid orders have tickets to send."))
         if not locked.email:
             raise TicketingError(_("This order has no e-mail address."))
+        if limit is not None and locked.resend_count >= limit:
+            raise TicketingError(
+                _("The tickets have been sent several times already. Please contact us.")
+            )
         locked.resend_count += 1
         locked.save(update_fields=["resend_count", "updated_at"])
         audit_record(action="order.resent", subject=locked, actor=actor, now=now)
