@@ -32,13 +32,22 @@ MOBILE = {"width": 390, "height": 844}
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    """Chromium for one test; started after the test database is set up, stopped before.
+
+    While Playwright runs, its event loop counts as running in this thread, and Django
+    then keeps a second set of database connections for it (asgiref's thread-critical
+    Local switches to per-context storage). Starting and stopping Playwright inside each
+    test keeps pytest-django's setup and teardown (flush, serialized rollback) on the
+    original connection; the second set is closed before Playwright stops.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium`, set "
             "CHROMIUM_PATH, or leave the browser tests out with `-m 'not browser'`."
         )
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -47,6 +56,7 @@ def browser():
         )
         yield chromium
         chromium.close()
+        connections.close_all()
 
 
 @pytest.fixture
