@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs page serves Redoc itself, no CDN
     "anymail",
     "allauth",
     "allauth.account",
@@ -125,7 +126,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "Europe/Brussels"
+CELERY_TIMEZONE = env.str("MUSEUM_TIME_ZONE", default="Europe/Brussels")
 CELERY_BEAT_SCHEDULE = {
     "generate-time-slots": {
         "task": "ticketing.tasks.generate_time_slots",
@@ -210,6 +211,11 @@ TICKETING = {
     "CHECKIN_GRACE_MINUTES": env.int("TICKETING_CHECKIN_GRACE_MINUTES", default=15),
     "SLOT_HORIZON_DAYS": env.int("TICKETING_SLOT_HORIZON_DAYS", default=60),
     "FEW_LEFT_THRESHOLD": env.float("TICKETING_FEW_LEFT_RATIO", default=0.2),
+    # How long the public day page may show availability from the cache (0: never). Off in
+    # development and tests, where a page must show a sale at once; see docs/performance.md.
+    "DAY_PAGE_CACHE_SECONDS": env.int(
+        "TICKETING_DAY_PAGE_CACHE_SECONDS", default=3 if PRODUCTION else 0
+    ),
     "CURRENCY": "EUR",
 }
 
@@ -289,6 +295,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Security ---------------------------------------------------------------------------
