@@ -238,8 +238,8 @@ class OrderListCreateView(ResellerApiView, generics.GenericAPIView):
             reseller_reference=data.get("reference", ""),
             payment_method=Order.PaymentMethod.INVOICE,
         )
-        order = api_selectors.order_get_for_reseller(reseller=reseller, code=order.code)
-        body = OrderSerializer(order, context={"request": request}).data
+        placed = api_selectors.order_get_for_reseller(reseller=reseller, code=order.code)
+        body = OrderSerializer(placed, context={"request": request}).data
         # Rendered now so that a replay returns exactly these bytes' content.
         return status.HTTP_201_CREATED, json.loads(renderers.JSONRenderer().render(body))
 
@@ -313,5 +313,5 @@ class OrderCancelView(ResellerApiView):
             actor_label=_reseller(request).name,
             reason="reseller API",
         )
-        order = api_selectors.order_get_for_reseller(reseller=_reseller(request), code=order.code)
-        return Response(OrderSerializer(order, context={"request": request}).data)
+        updated = api_selectors.order_get_for_reseller(reseller=_reseller(request), code=order.code)
+        return Response(OrderSerializer(updated, context={"request": request}).data)
