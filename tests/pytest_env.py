@@ -36,7 +36,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     if not _reachable(os.environ["DATABASE_URL"], 5432):
         problems.append(
             f"PostgreSQL is not answering at {os.environ['DATABASE_URL']}. Start it "
-            "(`pg_ctlcluster 15 main start`, or `docker compose up -d postgres`) or set DATABASE_URL."
+            "(`pg_ctlcluster 15 main start`, or `docker compose up -d postgres` with "
+            "DATABASE_URL=postgres://museum:museum@127.0.0.1:5432/museum) or set DATABASE_URL."
         )
     if not _reachable(os.environ["REDIS_URL"], 6379):
         problems.append(

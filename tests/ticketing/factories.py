@@ -15,6 +15,7 @@ from ticketing.models import Exhibition, Reseller, TicketType, TimeSlot
 class SiteFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Site
+        skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"site-{n}")
     name = factory.Sequence(lambda n: f"Site {n}")
