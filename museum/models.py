@@ -32,6 +32,13 @@ class Site(TimeStampedModel):
         help_text=_("Optional maximum of visitors per day across all time slots."),
     )
     is_active = models.BooleanField(_("on sale"), default=True)
+    card_activation_allowed = models.BooleanField(
+        _("museum cards can start here"),
+        default=True,
+        help_text=_(
+            "Untick where a card's first visit (which starts its validity) is not allowed."
+        ),
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:

@@ -76,6 +76,7 @@ class TicketType(TimeStampedModel):
         CHILD = "child", _("Child")
         FREE = "free", _("Free")
         GROUP = "group", _("Group")
+        CARD_HOLDER = "card", _("Museum card holder")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="ticket_types")
     exhibition = models.ForeignKey(
@@ -255,7 +256,14 @@ class Order(TimeStampedModel):
 
     code = models.CharField(_("order code"), max_length=12, unique=True, default=new_order_code)
     access_token = models.CharField(max_length=40, unique=True, default=new_secret, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="orders")
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        null=True,
+        blank=True,
+        help_text=_("Empty for an order of museum cards only."),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
