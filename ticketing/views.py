@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -107,14 +109,29 @@ def exhibition_calendar(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def exhibition_day(request: HttpRequest, slug: str, day: str) -> HttpResponse:
-    """The time slots of one day with the places left."""
+    """The time slots of one day with the places left.
+
+    The slot list is a template fragment cached for TICKETING["DAY_PAGE_CACHE_SECONDS"] per
+    exhibition, day and language, and the availability is computed only when the fragment
+    is not cached: the busiest page of a sale costs one query. The places left may lag by
+    that many seconds; placing an order re-checks capacity under the slot's lock, so
+    nothing is sold past capacity (docs/performance.md).
+    """
     exhibition = _exhibition_or_404(slug)
     the_day = _parse_day(day)
-    slots, closure = selectors.exhibition_day_slots(exhibition=exhibition, day=the_day)
+    availability = functools.cache(
+        lambda: selectors.exhibition_day_slots(exhibition=exhibition, day=the_day)
+    )
     return render(
         request,
         "ticketing/day.html",
-        {"exhibition": exhibition, "day": the_day, "slots": slots, "closure": closure},
+        {
+            "exhibition": exhibition,
+            "day": the_day,
+            "slots": SimpleLazyObject(lambda: availability()[0]),
+            "closure": SimpleLazyObject(lambda: availability()[1]),
+            "cache_seconds": settings.TICKETING["DAY_PAGE_CACHE_SECONDS"],
+        },
     )
 
 
