@@ -32,7 +32,12 @@ from ticketing.payments import get_provider
 from ticketing.payments.base import InvalidWebhook
 from ticketing.payments.demo import DemoProvider
 from ticketing.services.checkin import ticket_check_in
-from ticketing.services.orders import OrderLine, order_place, order_resend
+from ticketing.services.orders import (
+    PUBLIC_RESEND_LIMIT,
+    OrderLine,
+    order_place,
+    order_resend,
+)
 from ticketing.services.payments import payment_event_handle, payment_start
 
 logger = logging.getLogger(__name__)
@@ -301,19 +306,14 @@ def order_resend_view(request: HttpRequest, token: str) -> HttpResponse:
         order = _order_by_token(request, token)
     except TooManyLookups:
         return _too_many(request)
-    if order.resend_count >= 5:
-        messages.error(
-            request, _("The tickets have been sent several times already. Please contact us.")
-        )
+    try:
+        order_resend(order=order, limit=PUBLIC_RESEND_LIMIT)
+    except TicketingError as exc:
+        messages.error(request, exc.message)
     else:
-        try:
-            order_resend(order=order)
-        except TicketingError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(
-                request, _("The tickets are on their way to %(email)s.") % {"email": order.email}
-            )
+        messages.success(
+            request, _("The tickets are on their way to %(email)s.") % {"email": order.email}
+        )
     return redirect("ticketing:order_detail", token=token)
 
 
