@@ -146,6 +146,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+    "send-due-gift-cards": {
+        "task": "accounts.tasks.send_due_gift_cards",
+        "schedule": crontab(minute=5, hour=7),
+    },
 # --- E-mail -----------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Museum tickets <tickets@museum.example>"

@@ -12,6 +12,7 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
+    path("", include("accounts.card_urls")),  # /card/... and /account/card/
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from museum.models import Site
 from newsletter.services import checkout_consent_wording
 from ticketing.models import TicketType
 
@@ -67,3 +68,9 @@ class CheckInForm(forms.Form):
         ),
     )
     gate = forms.CharField(label=_("Entrance"), max_length=60, required=False)
+    # Museum cards record their visit at a site (tickets know theirs from the slot).
+    site: forms.ModelChoiceField[Site] = forms.ModelChoiceField(
+        label=_("Site (for museum cards)"),
+        queryset=Site.objects.order_by("position", "slug"),
+        required=False,
+    )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.services.cards import CardScanResult, card_code_is_known, card_scan
 from museum.models import Site
 from museum.ratelimit import is_limited
 from newsletter.services import consent_record_at_checkout
@@ -31,7 +32,7 @@ from ticketing.models import Exhibition, Order, Payment, TimeSlot
 from ticketing.payments import get_provider
 from ticketing.payments.base import InvalidWebhook
 from ticketing.payments.demo import DemoProvider
-from ticketing.services.checkin import ticket_check_in
+from ticketing.services.checkin import ScanResult, ticket_check_in
 from ticketing.services.orders import (
     PUBLIC_RESEND_LIMIT,
     OrderLine,
@@ -352,16 +353,37 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
 @permission_required("ticketing.check_in", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def check_in(request: HttpRequest) -> HttpResponse:
-    """The entrance page: a scanner types the code, the answer fills the screen."""
+    """The entrance page: a scanner types the code, the answer fills the screen.
+
+    A code that is no ticket is tried as a museum card at the site chosen on the page.
+    """
     gate = request.session.get("check_in_gate", "")
-    form = CheckInForm(request.POST or None, initial={"gate": gate})
-    outcome = None
+    site_id = request.session.get("check_in_site")
+    form = CheckInForm(request.POST or None, initial={"gate": gate, "site": site_id})
+    outcome = card_outcome = None
     if request.method == "POST" and form.is_valid():
-        gate = form.cleaned_data["gate"]
-        request.session["check_in_gate"] = gate
-        outcome = ticket_check_in(code=form.cleaned_data["code"], gate=gate, actor=request.user)
-        form = CheckInForm(initial={"gate": gate})
-    return render(request, "ticketing/check_in.html", {"form": form, "outcome": outcome})
+        gate, site = form.cleaned_data["gate"], form.cleaned_data["site"]
+        if request.session.get("check_in_gate") != gate:
+            request.session["check_in_gate"] = gate
+        if site is not None and site.pk != site_id:
+            request.session["check_in_site"] = site_id = site.pk
+        code = form.cleaned_data["code"]
+        outcome = ticket_check_in(code=code, gate=gate, actor=request.user)
+        if outcome.result == ScanResult.UNKNOWN:
+            if site is not None:
+                scanned = card_scan(code=code, site=site, gate=gate, actor=request.user)
+                if scanned.result != CardScanResult.UNKNOWN:
+                    outcome, card_outcome = None, scanned
+            elif card_code_is_known(code):
+                form.add_error("site", _("Choose the site of this entrance to check museum cards."))
+                outcome = None
+        if not form.errors:
+            form = CheckInForm(initial={"gate": gate, "site": site_id})
+    return render(
+        request,
+        "ticketing/check_in.html",
+        {"form": form, "outcome": outcome, "card_outcome": card_outcome},
+    )
 
 
 @login_required

@@ -256,15 +256,19 @@ def _issue(order: Order, *, payment_method: str, now: dt.datetime) -> None:
         data={"payment_method": payment_method, "total_cents": order.total_cents},
         now=now,
     )
+    from accounts.services.cards import card_purchases_apply
+
+    card_purchases_apply(order=order, now=now)
     order_send_tickets(order=order)
 
 
 def order_send_tickets(*, order: Order, resend_number: int = 0) -> None:
     """Queue the e-mail with the tickets' PDF in the buyer's language (once per number).
 
-    Side effects: an outbox row, sent after commit. Does nothing without an e-mail.
+    Side effects: an outbox row, sent after commit. Does nothing without an e-mail or
+    without tickets (museum cards have their own e-mail).
     """
-    if not order.email:
+    if not order.email or order.site is None or not order.tickets.exists():
         return
     email_enqueue(
         dedupe_key=f"ticketing.order_tickets:{order.pk}:{resend_number}",
@@ -352,8 +356,12 @@ def order_try_reclaim_seats(order: Order, now: dt.datetime) -> bool:
     """For a late payment: take the order's seats again if they are still free and on sale.
 
     Call inside a transaction with the order locked. Returns False when they are gone, or
-    when the slot has since ended, been cancelled or fallen on a closure.
+    when the slot has since ended, been cancelled or fallen on a closure. An order without
+    tickets (museum cards only) holds no seats: True.
     """
+    site = order.site
+    if site is None or not order.tickets.exists():
+        return True
     tickets = list(
         order.tickets.filter(status=Ticket.Status.RESERVED).values("time_slot_id", "seats")
     )
@@ -362,7 +370,6 @@ def order_try_reclaim_seats(order: Order, now: dt.datetime) -> bool:
         needed[t["time_slot_id"]] += t["seats"]
     if not needed:
         return False
-    site = order.site
     if site.daily_capacity is not None:
         locking.lock_site(site.pk)
     locked = locking.lock_slots(list(needed))

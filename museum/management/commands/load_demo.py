@@ -240,9 +240,53 @@ class Command(BaseCommand):
                     ticket_type.vat_rate = Decimal("6.00")
                     ticket_type.position = position
                     ticket_type.save()
+            self._museum_card(sites)
             created = time_slots_generate(today=today, horizon_days=60)
             self._staff()
         self.stdout.write(self.style.SUCCESS(f"Demo museum ready ({created} new time slots)."))
+
+    @staticmethod
+    def _museum_card(sites: dict[str, Site]) -> None:
+        """The annual museum card; the harbour site refuses a card's first visit (demo)."""
+        from accounts.models import CardProduct
+
+        product = CardProduct.objects.filter(name_en="Museum card").first() or CardProduct(
+            price_cents=6900
+        )
+        _translated(
+            product,
+            "name",
+            {
+                "en": "Museum card",
+                "fr": "Carte musées",
+                "nl": "Museumkaart",
+                "fi": "Museokortti",
+                "sv": "Museikort",
+            },
+        )
+        _translated(
+            product,
+            "description",
+            {
+                "en": "Personal annual card: every site, as often as you like, for 12 months "
+                "from your first visit.",
+                "fr": "Carte annuelle personnelle : tous les sites, aussi souvent que vous le "
+                "voulez, pendant 12 mois à partir de votre première visite.",
+                "nl": "Persoonlijke jaarkaart: alle locaties, zo vaak u wilt, 12 maanden lang "
+                "vanaf uw eerste bezoek.",
+                "fi": "Henkilökohtainen vuosikortti: kaikki kohteet niin usein kuin haluat, "
+                "12 kuukautta ensimmäisestä käynnistä.",
+                "sv": "Personligt årskort: alla platser, så ofta du vill, i 12 månader från "
+                "ditt första besök.",
+            },
+        )
+        product.price_cents = 6900
+        product.vat_rate = Decimal("6.00")
+        product.validity_months = 12
+        product.is_active = True
+        product.save()
+        sites["harbour"].card_activation_allowed = False
+        sites["harbour"].save(update_fields=["card_activation_allowed", "updated_at"])
 
     def _staff(self) -> None:
         User = get_user_model()
