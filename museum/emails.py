@@ -89,6 +89,42 @@ def email_enqueue(
     return email
 
 
+def email_enqueue_rendered(
+    *,
+    dedupe_key: str,
+    to: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    language: str,
+) -> OutboxEmail:
+    """Store an e-mail rendered elsewhere (allauth's adapter) and send it after commit.
+
+    The same outbox, claim and send path as ``email_enqueue``; the same ``dedupe_key``
+    never produces a second e-mail.
+    Side effects: an OutboxEmail row; a Celery task queued after commit.
+    """
+    existing = OutboxEmail.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            email = OutboxEmail.objects.create(
+                dedupe_key=dedupe_key,
+                to=to,
+                language=language,
+                subject=" ".join(subject.split())[:300],
+                body_text=body_text,
+                body_html=body_html,
+            )
+    except IntegrityError:
+        return OutboxEmail.objects.get(dedupe_key=dedupe_key)
+    from museum.tasks import send_email
+
+    transaction.on_commit(lambda: send_email.delay(email.pk))
+    return email
+
+
 def email_send(*, email_id: int, now: dt.datetime | None = None) -> bool:
     """Send one outbox e-mail if nobody has sent or claimed it; returns True if sent now.
 

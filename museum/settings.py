@@ -245,6 +245,19 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # allauth's e-mails go through the outbox
+ACCOUNT_PREVENT_ENUMERATION = True  # the same answer whether or not an e-mail is known
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False  # verification by a link in the e-mail
+ACCOUNT_CHANGE_EMAIL = True  # one address per account; a new one is verified first
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # tell the holder when the password or e-mail changes
+ACCOUNT_RATE_LIMITS = {
+    "login": env.str("RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "login_failed": env.str("RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
+    "signup": env.str("RATE_LIMIT_SIGNUP", default="20/m/ip"),
+    "reset_password": env.str("RATE_LIMIT_RESET_PASSWORD", default="20/m/ip,5/m/key"),
+    "confirm_email": env.str("RATE_LIMIT_CONFIRM_EMAIL", default="1/3m/key"),
+}
 
 # --- I18n -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),  # My account
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", include("ticketing.api.urls")),
     path("", include("ticketing.urls")),

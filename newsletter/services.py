@@ -42,3 +42,50 @@ def consent_record_at_checkout(
         user=user if getattr(user, "is_authenticated", False) else None,
         order=order,
     )
+
+
+# The account page's own wording: a box the holder ticks or unticks at any time.
+ACCOUNT_WORDING_VERSION = "2026-11-1"
+
+
+def account_consent_wording(*, given: bool) -> str:
+    """What the account page says when the holder gives or withdraws consent (active language)."""
+    if given:
+        return gettext(
+            "Yes, send me the museum's newsletter (about one e-mail a month). "
+            "I can unsubscribe at any time here or with the link in every letter."
+        )
+    return gettext("No, do not send me the museum's newsletter any more.")
+
+
+def consent_record(
+    *,
+    email: str,
+    name: str,
+    language: str,
+    given: bool,
+    source: str,
+    user=None,
+    now: dt.datetime | None = None,
+) -> NewsletterConsent:
+    """Record that ``email`` gave or withdrew newsletter consent, with the wording shown.
+
+    Every change is a new row: the history of consents and withdrawals is never rewritten.
+    Side effects: one NewsletterConsent row.
+    """
+    with override(language):
+        if source == NewsletterConsent.Source.ACCOUNT or not given:
+            wording, version = account_consent_wording(given=given), ACCOUNT_WORDING_VERSION
+        else:
+            wording, version = checkout_consent_wording(), CHECKOUT_WORDING_VERSION
+    return NewsletterConsent.objects.create(
+        email=email.strip().lower(),
+        name=name,
+        language=language,
+        given=given,
+        wording=wording,
+        wording_version=version,
+        source=source,
+        recorded_at=now or timezone.now(),
+        user=user if getattr(user, "is_authenticated", False) else None,
+    )
