@@ -144,12 +144,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "museum.tasks.retry_stale_emails",
         "schedule": timedelta(minutes=5),
     },
-}
-
     "send-due-gift-cards": {
         "task": "accounts.tasks.send_due_gift_cards",
         "schedule": crontab(minute=5, hour=7),
     },
+}
+
 # --- E-mail -----------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Museum tickets <tickets@museum.example>"

@@ -9,11 +9,11 @@ urlpatterns = [
     path("account/", include("accounts.urls")),  # My account
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", include("ticketing.api.urls")),
+    path("", include("accounts.card_urls")),  # /card/... and /account/card/
     path("", include("ticketing.urls")),
 ]
 
 if settings.DEBUG:
-    path("", include("accounts.card_urls")),  # /card/... and /account/card/
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
