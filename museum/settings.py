@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "anymail",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # staff sign in with a second factor (museum.staff)
     "museum",
     "accounts",
     "ticketing",
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "museum.staff.StaffTwoFactorMiddleware",  # no admin for staff without TOTP
 ]
 
 ROOT_URLCONF = "museum.urls"
@@ -258,6 +260,9 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": env.str("RATE_LIMIT_RESET_PASSWORD", default="20/m/ip,5/m/key"),
     "confirm_email": env.str("RATE_LIMIT_CONFIRM_EMAIL", default="1/3m/key"),
 }
+# Staff: two-factor sign-in (allauth.mfa), required by museum.staff for /admin/ and /check-in/.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = MUSEUM_NAME
 
 # --- I18n -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

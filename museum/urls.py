@@ -3,7 +3,10 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from museum.staff import admin_login
+
 urlpatterns = [
+    path("admin/login/", admin_login, name="staff_admin_login"),  # staff sign in via allauth
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),  # My account

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from museum.models import AuditEvent, OutboxEmail, Site
+from tests.staff import totp_activate
 from tests.ticketing.factories import (
     ExhibitionFactory,
     ResellerFactory,
@@ -49,6 +50,7 @@ def _staff(email: str, group: str | None) -> User:
     user = User.objects.create_user(email=email, password="x-unused-x", is_staff=True)
     if group:
         user.groups.add(Group.objects.get(name=group))
+    totp_activate(user)  # staff reach the admin only with a second factor
     return user
 
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from museum.models import AuditEvent
+from tests.staff import totp_activate
 from tests.ticketing.factories import TicketTypeFactory, TimeSlotFactory
 from ticketing.models import Order, Ticket
 from ticketing.services.checkin import ScanResult, ticket_check_in
@@ -34,6 +35,7 @@ def _usher(*, allowed: bool) -> User:
     user = User.objects.create_user("usher@museum.example", is_staff=True)
     if allowed:
         user.user_permissions.add(Permission.objects.get(codename="check_in"))
+    totp_activate(user)  # staff use the check-in page only with a second factor
     return user
 
 
