@@ -21,4 +21,5 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+
 from accounts import admin_cards  # noqa: E402, F401  the museum card admin

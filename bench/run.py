@@ -10,7 +10,10 @@ What it does, in order (everything on 127.0.0.1, every loop bounded, about 2 min
    api_orders_per_s (until sold out) and oversold (sold seats - capacity, from the DB);
 5. waits for the worker to send the 100 ticket e-mails (each renders a PDF): emails_sent;
 6. 16 clients GET one exhibition day page for 20 s: day_page_rps, day_page_p95_ms;
-7. worker_rss_mb: the largest peak resident memory (VmHWM) of the gunicorn workers.
+7. worker_rss_mb: the largest peak resident memory (VmHWM) of the gunicorn workers;
+8. 16 ushers sign in (password, then TOTP) and POST museum card codes to /check-in/ for
+   15 s (bench/card_scan.py): card_scan_per_s, card_scan_p95_ms, and
+   card_scan_visits_extra (card visits in the DB - scans answered VALID CARD, must be 0).
 Processes are stopped and the database dropped in `finally`, whatever happened.
 
 Progress and a summary against the targets go to stderr; stdout has only the metrics.
@@ -63,10 +66,12 @@ TARGETS = {
     "day_page_rps": (">=", 400),
     "day_page_p95_ms": ("<=", 100),
     "worker_rss_mb": ("<=", 150),
+    "card_scan_per_s": (">=", 200),
+    "card_scan_visits_extra": ("==", 0),
 }
 
-# For working on one part: BENCH_ONLY=pdf,api,day (default: all of them).
-PHASES = set(os.environ.get("BENCH_ONLY", "pdf,api,day").split(","))
+# For working on one part: BENCH_ONLY=pdf,api,day,card (default: all of them).
+PHASES = set(os.environ.get("BENCH_ONLY", "pdf,api,day,card").split(","))
 
 metrics: dict[str, float] = {}
 
@@ -229,7 +234,7 @@ def main() -> int:
             ).splitlines():
                 row = json.loads(line)
                 emit(row["metric"], row["value"], row["unit"])
-        if not PHASES & {"api", "day"}:
+        if not PHASES & {"api", "day", "card"}:
             return 0
 
         log("starting the Celery worker and gunicorn")
@@ -322,6 +327,26 @@ def main() -> int:
         if not workers:
             raise RuntimeError("no gunicorn worker found")
         emit("worker_rss_mb", round(max(peak_rss_mb(pid) for pid in workers), 1), "MB")
+
+        # After worker_rss_mb: the ushers' sign-ins hash passwords with Argon2 (100 MiB each),
+        # a peak that is not the shop's steady memory.
+        if "card" in PHASES:
+            import card_scan
+
+            log(f"card check-ins: {card_scan.SCANNERS} ushers, {card_scan.DURATION_S} s")
+            card_seed = json.loads(run([PYTHON, "bench/card_scan.py", "seed"], env, capture=True))
+            scans = card_scan.measure(port=port, seed_data=card_seed)
+            log(
+                f"card scans: {scans['valid']} valid, other {scans['other']}, errors {scans['errors']}"
+            )
+            emit("card_scan_per_s", round(scans["valid"] / scans["elapsed_s"], 1), "scans/s")
+            emit("card_scan_p95_ms", round(load.percentile(scans["latencies"], 95), 1), "ms")
+            counted = json.loads(run([PYTHON, "bench/card_scan.py", "count"], env, capture=True))
+            log(
+                f"card visits recorded {counted['visits']} (seed included), cards active {counted['active']}"
+            )
+            new_visits = counted["visits"] - card_seed["visits_before"]["visits"]
+            emit("card_scan_visits_extra", new_visits - scans["valid"], "visits")
     finally:
         stop(gunicorn, "gunicorn")
         stop(worker, "celery worker")

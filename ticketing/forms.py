@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -69,8 +71,12 @@ class CheckInForm(forms.Form):
     )
     gate = forms.CharField(label=_("Entrance"), max_length=60, required=False)
     # Museum cards record their visit at a site (tickets know theirs from the slot).
-    site: forms.ModelChoiceField[Site] = forms.ModelChoiceField(
-        label=_("Site (for museum cards)"),
-        queryset=Site.objects.order_by("position", "slug"),
-        required=False,
+    site = forms.TypedChoiceField(
+        label=_("Site (for museum cards)"), coerce=int, required=False, empty_value=None
     )
+
+    def __init__(self, *args, sites: list[Site], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.TypedChoiceField, self.fields["site"]).choices = [("", "—")] + [
+            (site.pk, site.name) for site in sites
+        ]

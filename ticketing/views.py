@@ -20,7 +20,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.services.cards import CardScanResult, card_code_is_known, card_scan
+from accounts.services.cards import (
+    CardScanResult,
+    card_code_is_known,
+    card_code_looks_like_a_card,
+    card_scan,
+)
 from museum.models import Site
 from museum.ratelimit import is_limited
 from newsletter.services import consent_record_at_checkout
@@ -32,7 +37,7 @@ from ticketing.models import Exhibition, Order, Payment, TimeSlot
 from ticketing.payments import get_provider
 from ticketing.payments.base import InvalidWebhook
 from ticketing.payments.demo import DemoProvider
-from ticketing.services.checkin import ScanResult, ticket_check_in
+from ticketing.services.checkin import CheckInOutcome, ScanResult, ticket_check_in
 from ticketing.services.orders import (
     PUBLIC_RESEND_LIMIT,
     OrderLine,
@@ -293,7 +298,7 @@ def order_pdf_download(request: HttpRequest, token: str) -> HttpResponse:
         order = _order_by_token(request, token)
     except TooManyLookups:
         return _too_many(request)
-    if order.status != Order.Status.PAID:
+    if order.status != Order.Status.PAID or not order.tickets.exists():
         raise Http404("No tickets yet")
     response = HttpResponse(order_pdf(order), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="tickets-{order.code}.pdf"'
@@ -359,26 +364,32 @@ def check_in(request: HttpRequest) -> HttpResponse:
     """
     gate = request.session.get("check_in_gate", "")
     site_id = request.session.get("check_in_site")
-    form = CheckInForm(request.POST or None, initial={"gate": gate, "site": site_id})
+    sites = {site.pk: site for site in Site.objects.order_by("position", "slug")}
+    form = CheckInForm(
+        request.POST or None, initial={"gate": gate, "site": site_id}, sites=list(sites.values())
+    )
     outcome = card_outcome = None
     if request.method == "POST" and form.is_valid():
-        gate, site = form.cleaned_data["gate"], form.cleaned_data["site"]
+        gate, site = form.cleaned_data["gate"], sites.get(form.cleaned_data["site"])
         if request.session.get("check_in_gate") != gate:
             request.session["check_in_gate"] = gate
         if site is not None and site.pk != site_id:
             request.session["check_in_site"] = site_id = site.pk
         code = form.cleaned_data["code"]
-        outcome = ticket_check_in(code=code, gate=gate, actor=request.user)
-        if outcome.result == ScanResult.UNKNOWN:
-            if site is not None:
-                scanned = card_scan(code=code, site=site, gate=gate, actor=request.user)
-                if scanned.result != CardScanResult.UNKNOWN:
-                    outcome, card_outcome = None, scanned
-            elif card_code_is_known(code):
-                form.add_error("site", _("Choose the site of this entrance to check museum cards."))
-                outcome = None
+        # A card's code never has a ticket's shape: no ticket lookup for it.
+        is_card = card_code_looks_like_a_card(code)
+        outcome = CheckInOutcome(ScanResult.UNKNOWN)
+        if not is_card:
+            outcome = ticket_check_in(code=code, gate=gate, actor=request.user)
+        elif site is not None:
+            scanned = card_scan(code=code, site=site, gate=gate, actor=request.user)
+            if scanned.result != CardScanResult.UNKNOWN:
+                outcome, card_outcome = None, scanned
+        elif card_code_is_known(code):
+            form.add_error("site", _("Choose the site of this entrance to check museum cards."))
+            outcome = None
         if not form.errors:
-            form = CheckInForm(initial={"gate": gate, "site": site_id})
+            form = CheckInForm(initial={"gate": gate, "site": site_id}, sites=list(sites.values()))
     return render(
         request,
         "ticketing/check_in.html",

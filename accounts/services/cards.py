@@ -483,14 +483,24 @@ def _clean_code(code: str) -> str:
     return "".join((code or "").split())[:64]
 
 
+# A card's QR secret is "C" + 27 URL-safe characters (accounts.models.cards.new_card_secret);
+# a ticket's is 27 characters: the two never look alike, nor does a 12-digit number.
+CARD_SECRET_LENGTH = 28
+
+
 def _card_filter(code: str) -> dict[str, str] | None:
     cleaned = _clean_code(code)
     digits = cleaned.replace("-", "")
     if len(digits) == 12 and digits.isdigit():
         return {"number": digits}
-    if cleaned.startswith("C") and len(cleaned) <= 40:
+    if cleaned.startswith("C") and len(cleaned) == CARD_SECRET_LENGTH:
         return {"secret": cleaned}
     return None
+
+
+def card_code_looks_like_a_card(code: str) -> bool:
+    """Whether ``code`` has the shape of a card's QR secret or number (never a ticket's)."""
+    return _card_filter(code) is not None
 
 
 def card_code_is_known(code: str) -> bool:
@@ -507,8 +517,11 @@ def card_scan(
     ``code`` is the card's QR secret or its 12-digit number typed by hand. A card not yet
     started begins its validity at this visit (``months_pending`` months from today) if
     the site allows cards to start there, else NOT_ACTIVATED_BLOCKED. An unpaid card or an
-    unclaimed gift is UNKNOWN (it is no card yet). The card row is locked for the scan,
-    so simultaneous first scans start the card once and each writes its own visit.
+    unclaimed gift is UNKNOWN (it is no card yet).
+    A valid card costs one read and one insert (no lock: the entrance is the busiest
+    path). Starting a card is one conditional UPDATE on what was read, so of simultaneous
+    first scans exactly one starts it and the others, finding it changed, read it again
+    and are admitted on the validity it now has; each VALID scan writes its own visit.
     Side effects: CardVisit row; on a first visit the card's validity and an audit event.
     """
     now = now or timezone.now()
@@ -516,8 +529,8 @@ def card_scan(
     lookup = _card_filter(code)
     if lookup is None:
         return CardScanOutcome(CardScanResult.UNKNOWN)
-    with transaction.atomic():
-        card = MuseumCard.objects.select_for_update().filter(**lookup).first()
+    for _attempt in range(5):
+        card = MuseumCard.objects.filter(**lookup).first()
         if card is None or card.status in (
             MuseumCard.Status.AWAITING_PAYMENT,
             MuseumCard.Status.AWAITING_HOLDER,
@@ -525,50 +538,66 @@ def card_scan(
             return CardScanOutcome(CardScanResult.UNKNOWN)
         if card.status == MuseumCard.Status.ENDED:
             return CardScanOutcome(CardScanResult.ENDED, card)
-        activated = False
-        if not card.is_valid_on(today):
-            if card.months_pending == 0:
-                return CardScanOutcome(CardScanResult.EXPIRED, card)
-            if not site.card_activation_allowed:
-                return CardScanOutcome(CardScanResult.NOT_ACTIVATED_BLOCKED, card)
-            before = card.valid_until
-            card.valid_from = today
-            card.valid_until = validity_end(starts_on=today, months=card.months_pending)
-            if card.activated_at is None:
-                card.activated_at = now
-            card.months_pending = 0
-            card.status = MuseumCard.Status.ACTIVE
-            card.save(
-                update_fields=[
-                    "valid_from",
-                    "valid_until",
-                    "activated_at",
-                    "months_pending",
-                    "status",
-                    "updated_at",
-                ]
-            )
-            audit_record(
-                action="card.activated",
-                subject=card,
-                actor=actor,
-                data={
-                    "site": site.slug,
-                    "valid_from": card.valid_from.isoformat(),
-                    "valid_until": card.valid_until.isoformat(),
-                    "previous_valid_until": before.isoformat() if before else None,
-                },
-                now=now,
-            )
-            activated = True
-        visit = CardVisit.objects.create(
-            card=card,
-            site=site,
-            visited_at=now,
-            gate=(gate or "")[:60],
-            checked_in_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
-    return CardScanOutcome(CardScanResult.VALID, card, visit, activated)
+        if card.is_valid_on(today):
+            return CardScanOutcome(CardScanResult.VALID, card, _visit(card, site, gate, actor, now))
+        if card.months_pending == 0:
+            return CardScanOutcome(CardScanResult.EXPIRED, card)
+        if not site.card_activation_allowed:
+            return CardScanOutcome(CardScanResult.NOT_ACTIVATED_BLOCKED, card)
+        with transaction.atomic():
+            if _start(card, site=site, today=today, actor=actor, now=now):
+                visit = _visit(card, site, gate, actor, now)
+                return CardScanOutcome(CardScanResult.VALID, card, visit, activated=True)
+        # Another scan, a renewal or an ending changed the card meanwhile: read it again.
+    raise CardError(_("The card is being changed right now. Please scan it again."))
+
+
+def _visit(card: MuseumCard, site: Site, gate: str, actor, now: dt.datetime) -> CardVisit:
+    return CardVisit.objects.create(
+        card=card,
+        site=site,
+        visited_at=now,
+        gate=(gate or "")[:60],
+        checked_in_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def _start(card: MuseumCard, *, site: Site, today: dt.date, actor, now: dt.datetime) -> bool:
+    """Start the card's pending months today, if it is still as it was read."""
+    before = card.valid_until
+    valid_until = validity_end(starts_on=today, months=card.months_pending)
+    started = MuseumCard.objects.filter(
+        pk=card.pk,
+        status=card.status,
+        months_pending=card.months_pending,
+        valid_until=card.valid_until,
+    ).update(
+        status=MuseumCard.Status.ACTIVE,
+        valid_from=today,
+        valid_until=valid_until,
+        months_pending=0,
+        activated_at=card.activated_at or now,
+        updated_at=now,
+    )
+    if not started:
+        return False
+    card.status = MuseumCard.Status.ACTIVE
+    card.valid_from, card.valid_until = today, valid_until
+    card.months_pending = 0
+    card.activated_at = card.activated_at or now
+    audit_record(
+        action="card.activated",
+        subject=card,
+        actor=actor,
+        data={
+            "site": site.slug,
+            "valid_from": today.isoformat(),
+            "valid_until": valid_until.isoformat(),
+            "previous_valid_until": before.isoformat() if before else None,
+        },
+        now=now,
+    )
+    return True
 
 
 # --- ending -------------------------------------------------------------------------------

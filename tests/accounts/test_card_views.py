@@ -169,6 +169,30 @@ def test_bad_input_on_the_buy_page_is_a_400_with_nothing_created(client, bad):
     assert Order.objects.count() == 0
 
 
+def test_two_products_on_sale_are_offered_as_a_choice(client):
+    # given an annual card and a cheaper youth card on sale, and one withdrawn
+    annual = CardProductFactory(name="Museum card", price_cents=6900)
+    youth = CardProductFactory(name="Youth card", price_cents=2900)
+    CardProductFactory(name="Old card", is_active=False)
+    # when the buy page is shown, both are offered, the withdrawn one is not
+    html = client.get(BUY).content.decode()
+    assert f'type="radio" name="product" value="{annual.pk}"' in html
+    assert f'type="radio" name="product" value="{youth.pk}"' in html
+    assert "Old card" not in html
+    # and choosing the youth card orders that one at its price
+    client.post(BUY, _buy_form(product=youth.pk))
+    order = Order.objects.get()
+    assert order.total_cents == 2900
+    assert order.card_purchases.get().card.product == youth
+
+
+def test_a_card_order_has_no_tickets_pdf(client):
+    card = desk_card()
+    order = card.purchases.get().order
+    response = client.get(reverse("ticketing:order_pdf", kwargs={"token": order.access_token}))
+    assert response.status_code == 404
+
+
 def test_the_buy_page_without_a_product_on_sale_says_so(client):
     CardProductFactory(is_active=False)
     response = client.get(BUY)
