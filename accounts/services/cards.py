@@ -13,6 +13,7 @@ purchases, then the card row.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import secrets
 from dataclasses import dataclass
@@ -529,27 +530,48 @@ def card_scan(
     lookup = _card_filter(code)
     if lookup is None:
         return CardScanOutcome(CardScanResult.UNKNOWN)
-    for _attempt in range(5):
-        card = MuseumCard.objects.filter(**lookup).first()
-        if card is None or card.status in (
-            MuseumCard.Status.AWAITING_PAYMENT,
-            MuseumCard.Status.AWAITING_HOLDER,
-        ):
-            return CardScanOutcome(CardScanResult.UNKNOWN)
-        if card.status == MuseumCard.Status.ENDED:
-            return CardScanOutcome(CardScanResult.ENDED, card)
-        if card.is_valid_on(today):
-            return CardScanOutcome(CardScanResult.VALID, card, _visit(card, site, gate, actor, now))
-        if card.months_pending == 0:
-            return CardScanOutcome(CardScanResult.EXPIRED, card)
-        if not site.card_activation_allowed:
-            return CardScanOutcome(CardScanResult.NOT_ACTIVATED_BLOCKED, card)
-        with transaction.atomic():
-            if _start(card, site=site, today=today, actor=actor, now=now):
-                visit = _visit(card, site, gate, actor, now)
-                return CardScanOutcome(CardScanResult.VALID, card, visit, activated=True)
-        # Another scan, a renewal or an ending changed the card meanwhile: read it again.
-    raise CardError(_("The card is being changed right now. Please scan it again."))
+    for attempt in range(3):
+        # Another scan, a renewal or an ending changed the card between our read and our
+        # update: read it again; the last try holds the row lock, so it cannot miss.
+        locked = attempt == 2
+        with transaction.atomic() if locked else contextlib.nullcontext():
+            outcome = _scan_once(lookup, site, gate, actor, now, today, locked=locked)
+        if outcome is not None:
+            return outcome
+    raise AssertionError("a locked card scan always decides")  # pragma: no cover
+
+
+def _scan_once(
+    lookup: dict[str, str],
+    site: Site,
+    gate: str,
+    actor,
+    now: dt.datetime,
+    today: dt.date,
+    *,
+    locked: bool,
+) -> CardScanOutcome | None:
+    """One read and decision; None when the card changed before it could be started."""
+    query = MuseumCard.objects.filter(**lookup)
+    card = (query.select_for_update() if locked else query).first()
+    if card is None or card.status in (
+        MuseumCard.Status.AWAITING_PAYMENT,
+        MuseumCard.Status.AWAITING_HOLDER,
+    ):
+        return CardScanOutcome(CardScanResult.UNKNOWN)
+    if card.status == MuseumCard.Status.ENDED:
+        return CardScanOutcome(CardScanResult.ENDED, card)
+    if card.is_valid_on(today):
+        return CardScanOutcome(CardScanResult.VALID, card, _visit(card, site, gate, actor, now))
+    if card.months_pending == 0:
+        return CardScanOutcome(CardScanResult.EXPIRED, card)
+    if not site.card_activation_allowed:
+        return CardScanOutcome(CardScanResult.NOT_ACTIVATED_BLOCKED, card)
+    with transaction.atomic():
+        if not _start(card, site=site, today=today, actor=actor, now=now):
+            return None
+        visit = _visit(card, site, gate, actor, now)
+    return CardScanOutcome(CardScanResult.VALID, card, visit, activated=True)
 
 
 def _visit(card: MuseumCard, site: Site, gate: str, actor, now: dt.datetime) -> CardVisit:
