@@ -11,3 +11,23 @@ def _clean_cache():
 
     cache.clear()
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every transactional test restores the migrated data (groups, content types) after it.
+
+    A transactional test empties the database when it ends; the browser tests and the
+    permission tests need the rows that migrations create. Django can only put them back
+    when every transactional test of the run uses ``serialized_rollback`` (otherwise the
+    re-created content types collide), so it is switched on for all of them here.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None or not marker.kwargs.get("transaction"):
+            continue
+        if marker.kwargs.get("serialized_rollback"):
+            continue
+        item.add_marker(
+            pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),
+            append=False,
+        )
