@@ -266,9 +266,9 @@ def order_send_tickets(*, order: Order, resend_number: int = 0) -> None:
     """Queue the e-mail with the tickets' PDF in the buyer's language (once per number).
 
     Side effects: an outbox row, sent after commit. Does nothing without an e-mail or
-    without tickets (museum cards have their own e-mail).
+    for an order of museum cards only (no site, no tickets: cards have their own e-mail).
     """
-    if not order.email or order.site is None or not order.tickets.exists():
+    if not order.email or order.site is None:
         return
     email_enqueue(
         dedupe_key=f"ticketing.order_tickets:{order.pk}:{resend_number}",
@@ -356,11 +356,11 @@ def order_try_reclaim_seats(order: Order, now: dt.datetime) -> bool:
     """For a late payment: take the order's seats again if they are still free and on sale.
 
     Call inside a transaction with the order locked. Returns False when they are gone, or
-    when the slot has since ended, been cancelled or fallen on a closure. An order without
-    tickets (museum cards only) holds no seats: True.
+    when the slot has since ended, been cancelled or fallen on a closure. An order of
+    museum cards only (no site, no tickets) holds no seats: True.
     """
     site = order.site
-    if site is None or not order.tickets.exists():
+    if site is None:
         return True
     tickets = list(
         order.tickets.filter(status=Ticket.Status.RESERVED).values("time_slot_id", "seats")
