@@ -41,8 +41,31 @@ class CheckoutForm(forms.Form):
                 help_text=ticket_type.description,
                 widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "qty"}),
             )
+        if self.card_holder_types():
+            self.fields["museum_cards"] = forms.CharField(
+                label=_("Museum card numbers"),
+                required=False,
+                max_length=2000,
+                help_text=_(
+                    "For each museum card holder's ticket, the card's 12-digit number "
+                    "(one per line)."
+                ),
+                widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+            )
         # Quantities come first on the page, then who is buying.
         self.order_fields([self.quantity_field(t) for t in ticket_types] + ["name", "email"])
+
+    def museum_card_codes(self) -> list[str]:
+        """The typed card numbers, when card holders' tickets are chosen (else none)."""
+        from accounts.services.card_bookings import split_card_codes
+
+        card_tickets = sum(self.quantities().get(t.pk, 0) for t in self.card_holder_types())
+        if not card_tickets:
+            return []
+        return split_card_codes(self.cleaned_data.get("museum_cards", ""))
+
+    def card_holder_types(self) -> list[TicketType]:
+        return [t for t in self.ticket_types if t.kind == TicketType.Kind.CARD_HOLDER]
 
     @staticmethod
     def quantity_field(ticket_type: TicketType) -> str:

@@ -334,6 +334,15 @@ class Ticket(TimeStampedModel):
     seats = models.PositiveSmallIntegerField(_("seats"), default=1)
     price_cents = models.PositiveIntegerField(_("price (cents)"))
     vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+    museum_card = models.ForeignKey(
+        "accounts.MuseumCard",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="slot_tickets",
+        verbose_name=_("museum card"),
+        help_text=_("For a card holder's 0 € slot ticket: the card it was booked with."),
+    )
     secret = models.CharField(max_length=40, unique=True, default=new_secret, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.RESERVED

@@ -258,3 +258,15 @@ def orders_for_user(user) -> QuerySet[Order]:
         .select_related("site")
         .order_by("-created_at")
     )
+
+
+def card_numbers_for_user(user) -> list[str]:
+    """Numbers of the signed-in visitor's usable museum cards, to prefill a booking."""
+    from accounts.models import MuseumCard
+
+    return list(
+        MuseumCard.objects.filter(
+            holder=user,
+            status__in=[MuseumCard.Status.ACTIVE, MuseumCard.Status.NOT_ACTIVATED],
+        ).values_list("number", flat=True)[:10]
+    )

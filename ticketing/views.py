@@ -167,6 +167,8 @@ def checkout(request: HttpRequest, slug: str, day: str, hhmm: str) -> HttpRespon
     ticket_types = selectors.ticket_types_for_exhibition(exhibition)
     user = request.user if request.user.is_authenticated else None
     initial = {"email": user.email, "name": user.get_full_name()} if user else {}
+    if user is not None:
+        initial["museum_cards"] = "\n".join(selectors.card_numbers_for_user(user))
     form = CheckoutForm(request.POST or None, ticket_types=ticket_types, initial=initial)
     if request.method == "POST":
         if is_limited(request, scope="checkout"):
@@ -187,9 +189,10 @@ def checkout(request: HttpRequest, slug: str, day: str, hhmm: str) -> HttpRespon
                     name=form.cleaned_data["name"],
                     language=get_language() or settings.LANGUAGE_CODE,
                     user=user,
+                    museum_cards=form.museum_card_codes(),
                 )
             except TicketingError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 if form.cleaned_data["newsletter"]:
                     consent_record_at_checkout(

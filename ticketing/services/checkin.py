@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from museum.audit import audit_record
@@ -18,6 +19,7 @@ class ScanResult(StrEnum):
     ALREADY_USED = "already_used"
     WRONG_SLOT = "wrong_slot"
     CANCELLED = "cancelled"
+    CARD_NOT_VALID = "card_not_valid"
     UNKNOWN = "unknown"
 
 
@@ -45,7 +47,13 @@ def ticket_check_in(
     secret = _clean(code)
     ticket = (
         Ticket.objects.select_related(
-            "order", "time_slot", "time_slot__exhibition", "ticket_type", "checked_in_by"
+            "order",
+            "time_slot",
+            "time_slot__exhibition",
+            "time_slot__site",
+            "ticket_type",
+            "checked_in_by",
+            "museum_card",
         )
         .filter(secret=secret)
         .first()
@@ -61,19 +69,40 @@ def ticket_check_in(
     grace = dt.timedelta(minutes=settings.TICKETING["CHECKIN_GRACE_MINUTES"])
     if not (ticket.time_slot.starts_at - grace <= now <= ticket.time_slot.ends_at + grace):
         return CheckInOutcome(ScanResult.WRONG_SLOT, ticket)
-    admitted = Ticket.objects.filter(
-        pk=ticket.pk, status=Ticket.Status.VALID, checked_in_at__isnull=True
-    ).update(
-        checked_in_at=now,
-        checked_in_by=actor if getattr(actor, "is_authenticated", False) else None,
-        checked_in_gate=gate[:60],
-    )
-    ticket.refresh_from_db()
-    if not admitted:
-        if ticket.status == Ticket.Status.CANCELLED:
-            return CheckInOutcome(ScanResult.CANCELLED, ticket)
-        return CheckInOutcome(ScanResult.ALREADY_USED, ticket)
-    audit_record(
-        action="ticket.checked_in", subject=ticket, actor=actor, data={"gate": gate[:60]}, now=now
-    )
+    with transaction.atomic():
+        admitted = Ticket.objects.filter(
+            pk=ticket.pk, status=Ticket.Status.VALID, checked_in_at__isnull=True
+        ).update(
+            checked_in_at=now,
+            checked_in_by=actor if getattr(actor, "is_authenticated", False) else None,
+            checked_in_gate=gate[:60],
+        )
+        ticket.refresh_from_db()
+        if not admitted:
+            if ticket.status == Ticket.Status.CANCELLED:
+                return CheckInOutcome(ScanResult.CANCELLED, ticket)
+            return CheckInOutcome(ScanResult.ALREADY_USED, ticket)
+        if ticket.museum_card_id is not None and not _card_admits(ticket, gate, actor, now):
+            # The card holder's ticket admits only with a card still good today.
+            transaction.set_rollback(True)
+            return CheckInOutcome(ScanResult.CARD_NOT_VALID, ticket)
+        audit_record(
+            action="ticket.checked_in",
+            subject=ticket,
+            actor=actor,
+            data={"gate": gate[:60]},
+            now=now,
+        )
     return CheckInOutcome(ScanResult.VALID, ticket)
+
+
+def _card_admits(ticket: Ticket, gate: str, actor, now: dt.datetime) -> bool:
+    """Scan the booking's museum card at the slot's site: starts it, records the visit."""
+    from accounts.services.cards import CardScanResult, card_scan
+
+    card = ticket.museum_card
+    assert card is not None  # only called for a card holder's ticket
+    outcome = card_scan(
+        code=card.secret, site=ticket.time_slot.site, gate=gate, actor=actor, now=now
+    )
+    return outcome.result == CardScanResult.VALID

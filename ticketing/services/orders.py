@@ -162,6 +162,7 @@ def order_place(
     reseller_reference: str = "",
     created_by=None,
     payment_method: str = "",
+    museum_cards: list[str] | None = None,
     now: dt.datetime | None = None,
 ) -> Order:
     """Create an order and hold or issue its tickets, never selling past capacity.
@@ -169,12 +170,25 @@ def order_place(
     A web order with something to pay is held for TICKETING["HOLD_MINUTES"] and waits
     for payment; a free order, a desk sale (paid at the desk) and a reseller order
     (invoiced) are issued at once and their tickets e-mailed after commit.
+    A card holder's ticket (kind CARD_HOLDER) names one museum card each, in
+    ``museum_cards`` (numbers or QR codes): the card must be good for that day and books
+    at most one ticket a day.
     Side effects: Order and Ticket rows, an audit event, an outbox e-mail when issued.
-    Raises: InvalidQuantity, InvalidTicketType, SlotNotOnSale, SoldOut, DailyCapReached.
+    Raises: InvalidQuantity, InvalidTicketType, SlotNotOnSale, SoldOut, DailyCapReached,
+    TicketingError (field "museum_cards") for a card that cannot book.
     """
     now = now or timezone.now()
     slots, types = _load_and_validate(lines, now)
     lines = [line for line in lines if line.quantity > 0]
+    card_codes = list(museum_cards or [])
+    card_lines = [
+        line for line in lines if types[line.ticket_type_id].kind == TicketType.Kind.CARD_HOLDER
+    ]
+    if sum(line.quantity for line in card_lines) != len(card_codes):
+        raise TicketingError(
+            _("Give one museum card number for each card holder's ticket."),
+            field="museum_cards",
+        )
     site = next(iter(slots.values())).site
     needed: dict[int, int] = defaultdict(int)
     for line in lines:
@@ -196,6 +210,7 @@ def order_place(
             reseller=reseller,
             now=now,
         )
+        cards = _lock_cards(card_codes, card_lines, slots, now) if card_codes else []
         pays_later = channel == Order.Channel.WEB and total > 0
         order = Order.objects.create(
             site=site,
@@ -213,6 +228,7 @@ def order_place(
             hold_expires_at=now + _hold_duration() if pays_later else None,
             payment_method=payment_method if not pays_later else "",
         )
+        card_queue = iter(cards)
         Ticket.objects.bulk_create(
             [
                 Ticket(
@@ -222,6 +238,7 @@ def order_place(
                     seats=types[line.ticket_type_id].admits,
                     price_cents=types[line.ticket_type_id].price_cents,
                     vat_rate=types[line.ticket_type_id].vat_rate,
+                    museum_card=next(card_queue) if line in card_lines else None,
                 )
                 for line in lines
                 for _ in range(line.quantity)
@@ -238,6 +255,21 @@ def order_place(
         if not pays_later:
             _issue(order, payment_method=payment_method or Order.PaymentMethod.NONE, now=now)
     return order
+
+
+def _lock_cards(
+    codes: list[str], card_lines: list[OrderLine], slots: dict[int, TimeSlot], now: dt.datetime
+) -> list:
+    """The museum cards of the card holders' tickets, locked; after the slot locks."""
+    from accounts.services.card_bookings import cards_lock_for_booking
+    from accounts.services.cards import CardError
+
+    days = {timezone.localtime(slots[line.time_slot_id].starts_at).date() for line in card_lines}
+    site = slots[card_lines[0].time_slot_id].site
+    try:
+        return cards_lock_for_booking(codes=codes, site=site, day=min(days), now=now)
+    except CardError as exc:
+        raise TicketingError(exc.message, field="museum_cards") from exc
 
 
 def _issue(order: Order, *, payment_method: str, now: dt.datetime) -> None:
