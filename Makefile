@@ -23,11 +23,15 @@ run: install
 	@echo ""
 	@echo "  The museum shop runs at  http://127.0.0.1:$(PORT)/"
 	@echo "  Buy a ticket: pick an exhibition, a day, a time; pay with the demo provider (no money moves)."
+	@echo "  Museum card:   http://127.0.0.1:$(PORT)/card/   (buy, gift; the holder's page shows visits and renewal)"
+	@echo "  My account:    http://127.0.0.1:$(PORT)/account/   (optional: sign up under Sign in; guests never need one)"
 	@echo "  Staff admin:   http://127.0.0.1:$(PORT)/admin/   (front desk: Today, Sell at the desk)"
-	@echo "  Check-in:      http://127.0.0.1:$(PORT)/check-in/"
+	@echo "  Check-in:      http://127.0.0.1:$(PORT)/check-in/   (tickets and museum cards)"
 	@echo "  Demo staff:    admin@museum.example / desk@museum.example / manager@museum.example"
 	@echo "                 password: museum-demo-2026"
-	@echo "  E-mails (with the PDF tickets) are printed in this terminal."
+	@echo "  Staff sign in with two factors: at the first sign-in, set up an authenticator app (TOTP)"
+	@echo "                 by scanning the QR code shown, then type its 6-digit code (README: Two-factor sign-in)."
+	@echo "  E-mails (with the PDF tickets and cards, and sign-up verification links) are printed in this terminal."
 	@echo ""
 	env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
