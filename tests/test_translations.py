@@ -25,7 +25,8 @@ PLURAL_FORMS = {
     "fi": "nplurals=2; plural=(n != 1);",
     "sv": "nplurals=2; plural=(n != 1);",
 }
-PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%")
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%|\{[a-z_]+\}")
+HTML_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass
@@ -138,6 +139,22 @@ def test_translations_keep_every_placeholder(lang):
                 mismatches.append((entry.msgid, text))
 
     # then no translation lost, added or renamed a placeholder
+    assert mismatches == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_keep_the_html_markup(lang):
+    # given every message of one catalogue
+    mismatches = []
+    for entry in _messages(lang):
+        tags = sorted(HTML_TAG.findall(entry.msgid))
+        mismatches += [
+            (entry.msgid, text)
+            for text in entry.msgstr.values()
+            if sorted(HTML_TAG.findall(text)) != tags
+        ]
+
+    # then every tag and attribute (links, their targets) is carried over unchanged
     assert mismatches == []
 
 
