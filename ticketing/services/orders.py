@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -224,17 +224,20 @@ def order_place(
             created_by=created_by,
             total_cents=total,
             currency=settings.TICKETING["CURRENCY"],
-            status=Order.Status.PENDING,
+            # Issued at once (free, desk, reseller): created paid, with valid tickets.
+            status=Order.Status.PENDING if pays_later else Order.Status.PAID,
+            paid_at=None if pays_later else now,
             hold_expires_at=now + _hold_duration() if pays_later else None,
-            payment_method=payment_method if not pays_later else "",
+            payment_method="" if pays_later else (payment_method or Order.PaymentMethod.NONE),
         )
         card_queue = iter(cards)
-        Ticket.objects.bulk_create(
+        tickets = Ticket.objects.bulk_create(
             [
                 Ticket(
                     order=order,
-                    time_slot_id=line.time_slot_id,
-                    ticket_type_id=line.ticket_type_id,
+                    time_slot=slots[line.time_slot_id],
+                    ticket_type=types[line.ticket_type_id],
+                    status=Ticket.Status.RESERVED if pays_later else Ticket.Status.VALID,
                     seats=types[line.ticket_type_id].admits,
                     price_cents=types[line.ticket_type_id].price_cents,
                     vat_rate=types[line.ticket_type_id].vat_rate,
@@ -253,7 +256,8 @@ def order_place(
             now=now,
         )
         if not pays_later:
-            _issue(order, payment_method=payment_method or Order.PaymentMethod.NONE, now=now)
+            _record_paid(order, now=now)
+            order_send_tickets(order=order, tickets=tickets)
     return order
 
 
@@ -282,19 +286,25 @@ def _issue(order: Order, *, payment_method: str, now: dt.datetime) -> None:
         update_fields=["status", "paid_at", "payment_method", "hold_expires_at", "updated_at"]
     )
     order.tickets.filter(status=Ticket.Status.RESERVED).update(status=Ticket.Status.VALID)
-    audit_record(
-        action="order.paid",
-        subject=order,
-        data={"payment_method": payment_method, "total_cents": order.total_cents},
-        now=now,
-    )
+    _record_paid(order, now=now)
     from accounts.services.cards import card_purchases_apply
 
     card_purchases_apply(order=order, now=now)
     order_send_tickets(order=order)
 
 
-def order_send_tickets(*, order: Order, resend_number: int = 0) -> None:
+def _record_paid(order: Order, *, now: dt.datetime) -> None:
+    audit_record(
+        action="order.paid",
+        subject=order,
+        data={"payment_method": order.payment_method, "total_cents": order.total_cents},
+        now=now,
+    )
+
+
+def order_send_tickets(
+    *, order: Order, resend_number: int = 0, tickets: list[Ticket] | None = None
+) -> None:
     """Queue the e-mail with the tickets' PDF in the buyer's language (once per number).
 
     Side effects: an outbox row, sent after commit. Does nothing without an e-mail or
@@ -302,25 +312,30 @@ def order_send_tickets(*, order: Order, resend_number: int = 0) -> None:
     """
     if not order.email or order.site is None:
         return
-    email_enqueue(
-        dedupe_key=f"ticketing.order_tickets:{order.pk}:{resend_number}",
-        to=order.email,
-        template="ticketing/order_tickets",
-        context={
+    if tickets is None:
+        tickets = selectors.order_tickets(order)
+    # Names of the museum's content are read in the buyer's language, not the clerk's.
+    with translation.override(order.language):
+        context = {
             "order_code": order.code,
             "name": order.name,
             "order_url": settings.SITE_URL + order_public_path(order),
             "tickets": [
                 {
-                    "type": t.ticket_type.name,
-                    "exhibition": t.time_slot.exhibition.name,
+                    "type": str(t.ticket_type.name),
+                    "exhibition": str(t.time_slot.exhibition.name),
                     "starts_at": timezone.localtime(t.time_slot.starts_at),
                 }
-                for t in selectors.order_tickets(order)
+                for t in tickets
             ],
-            "site_name": order.site.name,
+            "site_name": str(order.site.name),
             "total": order.total,
-        },
+        }
+    email_enqueue(
+        dedupe_key=f"ticketing.order_tickets:{order.pk}:{resend_number}",
+        to=order.email,
+        template="ticketing/order_tickets",
+        context=context,
         language=order.language,
         attachments=[{"kind": "ticketing.order_pdf", "ref": str(order.pk)}],
     )
