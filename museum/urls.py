@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),  # My account
+    path("privacy/", include("privacy.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", include("ticketing.api.urls")),
     path("", include("accounts.card_urls")),  # /card/... and /account/card/

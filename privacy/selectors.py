@@ -1,0 +1,224 @@
+"""Reads over the declarations: a person's rows, the notice's and the record's sections.
+
+No writes here. Rows are found with one query per declaration (links to other rows are
+subqueries, never a loop), so a person with a thousand orders costs what one with a single
+order costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q, Subquery, TextField
+from django.db.models.functions import Cast
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+
+from privacy.registry import (
+    Category,
+    DataSubject,
+    Declaration,
+    LegalBasis,
+    Person,
+    PrivacyRegistry,
+    Purpose,
+    Recipient,
+    registry,
+)
+
+
+def person_q(
+    declaration: Declaration, person: Person, *, within: PrivacyRegistry | None = None
+) -> Q | None:
+    """The WHERE clause of ``declaration``'s rows linked to ``person``; None when no row can
+    be (no address matches a link of that kind, no account).
+
+    A generic link (an audit event's subject) becomes one subquery per declared model of
+    ``within`` (the project's registry by default). No query is run here.
+    """
+    link = declaration.link
+    clauses: list[Q] = []
+    direct = person.matching(email=link.email, user=link.user)
+    if direct is not None:
+        clauses.append(direct)
+    if link.q is not None:
+        extra = link.q(person)
+        if extra is not None:
+            clauses.append(extra)
+    if link.generic is not None:
+        clauses.extend(_generic_clauses(declaration, person, within or registry))
+    if not clauses:
+        return None
+    combined = clauses[0]
+    for clause in clauses[1:]:
+        combined |= clause
+    return combined
+
+
+def person_rows(
+    declaration: Declaration, person: Person, *, within: PrivacyRegistry | None = None
+) -> models.QuerySet:
+    """The rows of ``declaration`` linked to ``person``, each once, ordered by key.
+
+    Lazy: building it runs no query (except a ``match`` link, which is evaluated by the
+    callable itself).
+    """
+    manager = declaration.model._default_manager
+    if declaration.link.match is not None:
+        queryset = declaration.link.match(person)
+    else:
+        where = person_q(declaration, person, within=within)
+        if where is None:
+            return manager.none()
+        queryset = manager.filter(where)
+        if declaration.link_crosses_many:
+            # A path through a one-to-many relation repeats rows; a subquery does not.
+            queryset = manager.filter(pk__in=queryset.values("pk"))
+    if declaration.rows is not None:
+        queryset = queryset.filter(declaration.rows)
+    return queryset.order_by("pk")
+
+
+def _generic_clauses(declaration: Declaration, person: Person, within: PrivacyRegistry) -> list[Q]:
+    ref = declaration.link.generic
+    assert ref is not None
+    per_model: dict[type[models.Model], Q] = {}
+    for other in within.declarations:
+        if other.model is declaration.model or other.link.generic is not None:
+            continue  # no recursion between generic links
+        if not other.link.is_sql:
+            continue
+        where = person_q(other, person, within=within)
+        if where is None:
+            continue
+        if other.rows is not None:
+            where &= other.rows
+        per_model[other.model] = (
+            per_model[other.model] | where if other.model in per_model else where
+        )
+    clauses = []
+    for model, where in per_model.items():
+        ids = (
+            model._default_manager.filter(where)
+            .annotate(_privacy_pk_text=Cast("pk", TextField()))
+            .values("_privacy_pk_text")
+        )
+        if ref.content_type:
+            kind: object = ContentType.objects.get_for_model(model)
+        else:
+            kind = model._meta.label_lower
+        clauses.append(Q(**{ref.type_field: kind, f"{ref.id_field}__in": Subquery(ids)}))
+    return clauses
+
+
+# --- the notice and the record of processing -------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclaredData:
+    """One declaration as the record of processing shows it."""
+
+    title: str
+    model_label: str
+    fields: tuple[str, ...]
+    categories: tuple[Category, ...]
+    retention: str
+    holds: tuple[str, ...]
+    erasure: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PurposeSection:
+    """Everything the notice and the record say about one purpose."""
+
+    purpose: Purpose
+    legal_bases: tuple[LegalBasis, ...]
+    legitimate_interests: tuple[str, ...]
+    categories: tuple[Category, ...]
+    subjects: tuple[DataSubject, ...]
+    recipients: tuple[Recipient, ...]
+    transfers: tuple[Recipient, ...]
+    retention: tuple[str, ...]
+    sources: tuple[str, ...]
+    data: tuple[DeclaredData, ...]
+
+
+def purpose_sections(*, within: PrivacyRegistry | None = None) -> list[PurposeSection]:
+    """One section per declared purpose, in the purposes' order, texts in the active
+    language; each list without repeats, in the order of the declarations."""
+    source = within or registry
+    sections = []
+    for purpose in source.purposes():
+        declared = [d for d in source.declarations if d.purpose.code == purpose.code]
+        sections.append(
+            PurposeSection(
+                purpose=purpose,
+                legal_bases=_unique(d.legal_basis for d in declared),
+                legitimate_interests=_unique(
+                    str(d.legitimate_interest) for d in declared if d.legitimate_interest
+                ),
+                categories=tuple(
+                    sorted(
+                        _unique(c for d in declared for c in d.categories),
+                        key=list(Category).index,
+                    )
+                ),
+                subjects=tuple(
+                    sorted(
+                        _unique(s for d in declared for s in d.subjects),
+                        key=list(DataSubject).index,
+                    )
+                ),
+                recipients=_unique(r for d in declared for r in d.recipients),
+                transfers=_unique(r for d in declared for r in d.recipients if r.transfer),
+                retention=_unique(
+                    # Translators: e.g. "Orders: 5 years after the end of ..."
+                    gettext("%(data)s: %(retention)s")
+                    % {"data": d.title, "retention": d.retention_description}
+                    for d in declared
+                ),
+                sources=_unique(str(d.source) for d in declared if d.source),
+                data=tuple(
+                    DeclaredData(
+                        title=d.title,
+                        model_label=d.model_label,
+                        fields=d.fields,
+                        categories=d.categories,
+                        retention=capfirst(d.retention_description),
+                        holds=tuple(str(hold.reason) for hold in d.holds),
+                        erasure=d.erasure.description,
+                        source=str(d.source),
+                    )
+                    for d in declared
+                ),
+            )
+        )
+    return sections
+
+
+def privacy_contact() -> str:
+    """The address people write to about their data.
+
+    ``PRIVACY_CONTACT_EMAIL`` when set, else the address the museum's e-mails come from.
+    """
+    configured = getattr(settings, "PRIVACY_CONTACT_EMAIL", "")
+    if configured:
+        return configured
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+def supervisory_authority() -> str:
+    """The data protection authority named in the notice (``PRIVACY_SUPERVISORY_AUTHORITY``)."""
+    return getattr(settings, "PRIVACY_SUPERVISORY_AUTHORITY", "")
+
+
+def _unique(values) -> tuple:
+    seen: dict = {}
+    for value in values:
+        seen.setdefault(value, None)
+    return tuple(seen)
