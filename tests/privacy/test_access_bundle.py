@@ -19,6 +19,13 @@ from accounts.services.staff import SIGN_IN, staff_sign_in_record
 from accounts.services.users import closure_request_open
 from museum.models import OutboxEmail
 from newsletter.services import consent_record
+from privacy.models import (
+    ProcessingRestriction,
+    PurgeRun,
+    RetentionSetting,
+    SubjectRequest,
+    SubjectRequestEvent,
+)
 from privacy.registry import registry
 from privacy.services import access_bundle
 from tests.accounts.card_factories import CardProductFactory, desk_card
@@ -139,6 +146,20 @@ def spread(client, django_capture_on_commit_callbacks):
             action_flag=CHANGE,
             change_message="[]",
         )
+        # Her own request under the GDPR, which she also handles as a DPO, and its traces.
+        request = SubjectRequest.objects.create(
+            kind=SubjectRequest.Kind.ACCESS, email=ADA, user=ada, message="All of it", assignee=ada
+        )
+        SubjectRequestEvent.objects.create(
+            request=request, at=timezone.now(), actor=ada, action="note", note="Checked"
+        )
+        ProcessingRestriction.objects.create(
+            email=ADA, user=ada, kind=ProcessingRestriction.Kind.MARKETING_OBJECTION
+        )
+        PurgeRun.objects.create(
+            started_at=timezone.now(), as_of=timezone.now(), dry_run=True, triggered_by=ada
+        )
+        RetentionSetting.objects.create(rule_key="ticketing.order", years=5, updated_by=ada)
     client.force_login(ada)  # a signed-in session
     return {"ada": ada, "orders": [guest, account_order, resold], "bobs": bobs, "card": card}
 
