@@ -13,6 +13,7 @@ from typing import cast
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -27,8 +28,14 @@ from modeltranslation.admin import TranslationAdmin
 
 from accounts.documents import card_pdf, settlement_csv, settlement_pdf
 from accounts.models import CardProduct, CardPurchase, CardVisit, MuseumCard
-from accounts.selectors import card_products_on_sale, card_settlement
+from accounts.selectors import (
+    CARD_SHOP_OPEN_KEY,
+    card_get_by_number,
+    card_products_on_sale,
+    card_settlement,
+)
 from accounts.services.cards import CardError, card_end, card_order_place
+from accounts.templatetags.cards import card_number, card_status_label
 from museum.templatetags.money import euros
 from ticketing.models import Order
 
@@ -66,6 +73,11 @@ class CardProductAdmin(TranslationAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The site header links the card shop only while a product is on sale.
+        cache.delete(CARD_SHOP_OPEN_KEY)
+
 
 class CardPurchaseInline(_ReadOnly, admin.TabularInline):
     model = CardPurchase
@@ -80,7 +92,14 @@ class EndCardForm(forms.Form):
 
 @admin.register(MuseumCard)
 class MuseumCardAdmin(admin.ModelAdmin):
-    list_display = ["number", "holder_name", "holder_email", "status", "valid_until", "is_gift"]
+    list_display = [
+        "number_grouped",
+        "holder_name",
+        "holder_email",
+        "status_label",
+        "valid_until",
+        "is_gift",
+    ]
     list_filter = ["status", "is_gift", "product"]
     list_select_related = ["product"]
     search_fields = ["=number", "holder_name", "holder_email", "gift_recipient_email"]
@@ -118,6 +137,21 @@ class MuseumCardAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("card number"), ordering="number")
+    def number_grouped(self, obj: MuseumCard) -> str:
+        return card_number(obj.number)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, obj: MuseumCard) -> str:
+        return card_status_label(obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        # The desk types the number as printed, in blocks of four.
+        digits = "".join(search_term.split()).replace("-", "")
+        if len(digits) == 12 and digits.isdigit():
+            search_term = digits
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("printable card"))
     def printable_card(self, obj: MuseumCard) -> str:
@@ -251,12 +285,20 @@ class MuseumCardAdmin(admin.ModelAdmin):
     # --- selling at the desk ------------------------------------------------------------
 
     def sell_view(self, request: HttpRequest) -> HttpResponse:
-        """Sell a card at the desk: paid there, issued at once, printed on the spot."""
+        """Sell a new card, or renew a card found by its number, paid at the desk.
+
+        Issued at once (a new card is printed on the spot). The two forms share the page;
+        the submit button's ``sale`` value says which one was sent.
+        """
         if not request.user.has_perm("ticketing.sell_at_desk"):
             raise PermissionDenied
-        form = DeskCardSaleForm(request.POST or None)
-        sold = None
-        if request.method == "POST" and form.is_valid():
+        is_renewal = request.method == "POST" and request.POST.get("sale") == "renewal"
+        form = DeskCardSaleForm(
+            request.POST if request.method == "POST" and not is_renewal else None
+        )
+        renewal_form = DeskCardRenewalForm(request.POST if is_renewal else None)
+        sold = renewed = None
+        if request.method == "POST" and not is_renewal and form.is_valid():
             try:
                 order = card_order_place(
                     product=form.cleaned_data["product"],
@@ -272,6 +314,25 @@ class MuseumCardAdmin(admin.ModelAdmin):
             else:
                 sold = order.card_purchases.select_related("card").get().card
                 form = DeskCardSaleForm()
+        elif is_renewal and renewal_form.is_valid():
+            card = renewal_form.cleaned_data["number"]
+            try:
+                card_order_place(
+                    product=renewal_form.cleaned_data["product"],
+                    holder_name=card.holder_name,
+                    holder_email=renewal_form.cleaned_data["email"] or card.holder_email,
+                    language=card.language,
+                    channel=Order.Channel.DESK,
+                    payment_method=renewal_form.cleaned_data["payment_method"],
+                    created_by=request.user,
+                    renew_card=card,
+                )
+            except CardError as exc:
+                renewal_form.add_error("number", exc.message)
+            else:
+                card.refresh_from_db()
+                renewed = card
+                renewal_form = DeskCardRenewalForm()
         return TemplateResponse(
             request,
             "admin/accounts/museumcard/sell.html",
@@ -280,7 +341,9 @@ class MuseumCardAdmin(admin.ModelAdmin):
                 "title": _("Sell a museum card"),
                 "opts": self.model._meta,
                 "form": form,
+                "renewal_form": renewal_form,
                 "sold": sold,
+                "renewed": renewed,
             },
         )
 
@@ -301,6 +364,12 @@ class MuseumCardAdmin(admin.ModelAdmin):
         return response
 
 
+PAYMENT_CHOICES = [
+    (Order.PaymentMethod.CASH, Order.PaymentMethod.CASH.label),
+    (Order.PaymentMethod.CARD_TERMINAL, Order.PaymentMethod.CARD_TERMINAL.label),
+]
+
+
 class DeskCardSaleForm(forms.Form):
     product: forms.ModelChoiceField[CardProduct] = forms.ModelChoiceField(
         label=_("Card"), queryset=CardProduct.objects.none(), empty_label=None
@@ -312,13 +381,7 @@ class DeskCardSaleForm(forms.Form):
         help_text=_("Optional: the card and its page are sent there."),
     )
     language = forms.ChoiceField(label=_("Language"))
-    payment_method = forms.ChoiceField(
-        label=_("Payment"),
-        choices=[
-            (Order.PaymentMethod.CASH, Order.PaymentMethod.CASH.label),
-            (Order.PaymentMethod.CARD_TERMINAL, Order.PaymentMethod.CARD_TERMINAL.label),
-        ],
-    )
+    payment_method = forms.ChoiceField(label=_("Payment"), choices=PAYMENT_CHOICES)
 
     def __init__(self, *args, **kwargs) -> None:
         from django.conf import settings
@@ -329,6 +392,40 @@ class DeskCardSaleForm(forms.Form):
         ).queryset = card_products_on_sale()
         cast(forms.ChoiceField, self.fields["language"]).choices = settings.LANGUAGES
         self.fields["language"].initial = translation.get_language()
+
+
+class DeskCardRenewalForm(forms.Form):
+    prefix = "renewal"  # its fields never clash with the new-card form's on the same page
+
+    number = forms.CharField(
+        label=_("Card number"),
+        max_length=30,
+        help_text=_("The 12 digits under the card's QR code."),
+    )
+    product: forms.ModelChoiceField[CardProduct] = forms.ModelChoiceField(
+        label=_("Card"), queryset=CardProduct.objects.none(), empty_label=None
+    )
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        required=False,
+        help_text=_(
+            "Optional: the confirmation of the renewal is sent there (if empty: to the "
+            "card's e-mail address, if it has one)."
+        ),
+    )
+    payment_method = forms.ChoiceField(label=_("Payment"), choices=PAYMENT_CHOICES)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cast(
+            "forms.ModelChoiceField[CardProduct]", self.fields["product"]
+        ).queryset = card_products_on_sale()
+
+    def clean_number(self) -> MuseumCard:
+        card = card_get_by_number(self.cleaned_data["number"])
+        if card is None:
+            raise forms.ValidationError(_("No museum card has this number."))
+        return card
 
 
 @admin.register(CardVisit)

@@ -116,3 +116,14 @@ class CardGiftClaimForm(AccessibleForm):
         help_text=_("The card is personal: show it with your name at the entrance."),
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
+
+
+class CardRenewForm(AccessibleForm):
+    """The renewal on the holder's page: where the confirmation goes (prefilled)."""
+
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        help_text=_("We send the confirmation of the renewal to this address."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )

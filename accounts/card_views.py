@@ -18,15 +18,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors
-from accounts.card_forms import CardBuyForm, CardGiftClaimForm
+from accounts.card_forms import CardBuyForm, CardGiftClaimForm, CardRenewForm
 from accounts.documents import card_number_display, card_pdf
-from accounts.models import MuseumCard
+from accounts.models import CardProduct, MuseumCard
 from accounts.services.cards import (
     CardError,
     card_gift_claim,
     card_gift_get_by_token,
     card_order_place,
 )
+from accounts.templatetags.cards import card_status_label
 from museum.ratelimit import is_limited
 from ticketing.documents import qr_svg
 from ticketing.models import Order
@@ -84,22 +85,38 @@ def card_buy(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _card_context(card: MuseumCard) -> dict:
+def _renewal_product(card: MuseumCard) -> CardProduct | None:
+    """What a renewal sells: the card's product, or the cheapest on sale once it is not."""
+    return card.product if card.product.is_active else selectors.card_product_default()
+
+
+def _renew_form(card: MuseumCard, data=None) -> CardRenewForm:
+    # Ids carry the card number: "My museum card" shows several cards on one page.
+    return CardRenewForm(
+        data,
+        initial={"email": card.holder_email},
+        auto_id=f"id_renew_{card.number}_%s",
+    )
+
+
+def _card_context(card: MuseumCard, *, renew_form: CardRenewForm | None = None) -> dict:
     svg = re.sub(
         r'width="[^"]*" height="[^"]*"', 'width="220" height="220"', qr_svg(card.secret), count=1
     )
-    product_on_sale = card.product.is_active or selectors.card_product_default() is not None
+    today = timezone.localdate()
+    renewal = _renewal_product(card)
     return {
         "card": card,
         "number": card_number_display(card.number),
+        "status": card_status_label(card, today=today),
         "qr_svg": svg,
         "visits": selectors.card_visits(card),
-        "today": timezone.localdate(),
-        "can_renew": product_on_sale
+        "today": today,
+        "can_renew": renewal is not None
         and card.status in (MuseumCard.Status.NOT_ACTIVATED, MuseumCard.Status.ACTIVE),
-        "price_cents": card.product.price_cents
-        if card.product.is_active
-        else getattr(selectors.card_product_default(), "price_cents", None),
+        "price_cents": renewal.price_cents if renewal else None,
+        "renew_months": renewal.validity_months if renewal else None,
+        "renew_form": renew_form or _renew_form(card),
     }
 
 
@@ -137,27 +154,37 @@ def card_pdf_download(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_POST
 def card_renew(request: HttpRequest, token: str) -> HttpResponse:
-    """Order a renewal of this card and go to the payment."""
+    """Order a renewal of this card and go to the payment.
+
+    The e-mail address is asked every time (prefilled with the card's): a card sold at
+    the desk may have none, and a web order needs one for its confirmation.
+    """
     if is_limited(request, scope="checkout"):
         return _too_many(request)
     card = _card_by_token(request, token)
-    product = card.product if card.product.is_active else selectors.card_product_default()
+    product = _renewal_product(card)
     if product is None:
         raise Http404("No card on sale")
-    try:
-        order = card_order_place(
-            product=product,
-            holder_name=card.holder_name,
-            holder_email=card.holder_email,
-            language=get_language() or card.language,
-            user=_user(request),
-            renew_card=card,
-        )
-    except CardError as exc:
-        context = _card_context(card)
-        context["error"] = exc.message
-        return render(request, "accounts/card/detail.html", context, status=400)
-    return _after_order(order)
+    form = _renew_form(card, request.POST)
+    if form.is_valid():
+        try:
+            order = card_order_place(
+                product=product,
+                holder_name=card.holder_name,
+                holder_email=form.cleaned_data["email"],
+                language=get_language() or card.language,
+                user=_user(request),
+                renew_card=card,
+            )
+        except CardError as exc:
+            form.add_error("email" if exc.field == "holder_email" else None, exc.message)
+        else:
+            return _after_order(order)
+    card.refresh_from_db()  # an ended card no longer offers the renewal
+    context = _card_context(card, renew_form=form)
+    response = render(request, "accounts/card/detail.html", context, status=400)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -41,8 +41,10 @@ def card_pdf(card: MuseumCard) -> bytes:
 
 
 def card_number_display(number: str) -> str:
-    """The 12 digits in groups of four, as printed and read out."""
-    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+    """The 12 digits in groups of four, as printed and read out (the ``card_number`` filter)."""
+    from accounts.templatetags.cards import card_number
+
+    return card_number(number)
 
 
 @register_attachment("accounts.card_pdf")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -45,6 +46,34 @@ def card_products_on_sale() -> QuerySet[CardProduct]:
 
 def card_product_default() -> CardProduct | None:
     return card_products_on_sale().first()
+
+
+CARD_SHOP_OPEN_KEY = "accounts:card_shop_open"
+CARD_SHOP_OPEN_SECONDS = 60
+
+
+def card_shop_is_open() -> bool:
+    """Whether a museum card is on sale: the site header and the home page link the shop.
+
+    Asked on every page, so the answer is cached for a minute (no query on most pages);
+    the product admin forgets it when a product is saved. Side effects: a cache entry.
+    """
+    is_open = cache.get(CARD_SHOP_OPEN_KEY)
+    if is_open is None:
+        is_open = card_products_on_sale().exists()
+        cache.set(CARD_SHOP_OPEN_KEY, is_open, CARD_SHOP_OPEN_SECONDS)
+    return bool(is_open)
+
+
+def card_get_by_number(number: str) -> MuseumCard | None:
+    """The card with this 12-digit number (spaces and dashes ignored), or None.
+
+    For the front desk, which reads the number from the card the holder shows.
+    """
+    digits = "".join((number or "").split()).replace("-", "")
+    if len(digits) != 12 or not digits.isdigit():
+        return None
+    return MuseumCard.objects.select_related("product").filter(number=digits).first()
 
 
 @dataclass(frozen=True)

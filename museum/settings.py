@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "museum.context_processors.museum",
+                "accounts.context_processors.card_shop",
             ],
         },
     }

@@ -7,7 +7,8 @@ scan at a site that allows it: ``months_pending`` months from that day. Every ad
 scan writes exactly one ``CardVisit``, the basis of the network's settlement.
 
 Locks, always in this order: the order (taken by the caller of ``_issue``), the card
-purchases, then the card row.
+purchases, then the card row. Placing a renewal locks the card first, but holds nothing
+else then: the order and purchase rows it goes on to lock are its own, still uncommitted.
 """
 
 from __future__ import annotations
@@ -120,12 +121,18 @@ def _send_card(card: MuseumCard, *, key: str) -> None:
     )
 
 
-def _send_renewal(card: MuseumCard, *, purchase: CardPurchase) -> None:
-    if not card.holder_email:
+def _send_renewal(card: MuseumCard, *, purchase: CardPurchase, order: Order) -> None:
+    """Queue the renewal e-mail to the address given with the renewal, else the card's.
+
+    The renewal form asks for the address (prefilled with the card's): a card sold at
+    the desk may have none, and whoever renews it says where the confirmation goes.
+    """
+    to = order.email or card.holder_email
+    if not to:
         return
     email_enqueue(
         dedupe_key=f"accounts.card_renewed:{purchase.pk}",
-        to=card.holder_email,
+        to=to,
         template="accounts/card_renewed",
         context={
             "holder_name": card.holder_name,
@@ -187,6 +194,10 @@ def card_order_place(
     sale or a free card is issued at once (``card_purchases_apply`` runs inside).
     Side effects: Order, CardPurchase and (new/gift) MuseumCard rows in AWAITING_PAYMENT,
     an audit event; when issued at once also what ``card_purchases_apply`` does.
+    A renewal is refused, with nothing written, unless the card is NOT_ACTIVATED or
+    ACTIVE (an expired active card included) when the order is placed; an ended card
+    says so. (A card ended after the order, before its payment: see
+    ``card_purchases_apply``.)
     Raises: CardError (product not on sale, missing name or e-mail, a delivery date in
     the past, a card that cannot be renewed).
     """
@@ -211,15 +222,14 @@ def card_order_place(
             raise CardError(
                 _("The delivery date must be within a year from today."), field="deliver_on"
             )
-    if renew_card is not None and renew_card.status not in (
-        MuseumCard.Status.NOT_ACTIVATED,
-        MuseumCard.Status.ACTIVE,
-    ):
-        raise CardError(_("This card cannot be renewed."))
     total = product.price_cents
     pays_later = channel == Order.Channel.WEB and total > 0
     account = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
+        if renew_card is not None:
+            # Read under the card's lock, not from the caller's copy: an ending that
+            # commits first is seen here, and one that comes later waits for this order.
+            renew_card = _renewable(renew_card)
         order = Order.objects.create(
             site=None,
             channel=channel,
@@ -279,6 +289,16 @@ def card_order_place(
     return order
 
 
+def _renewable(card: MuseumCard) -> MuseumCard:
+    """The card to renew, read again under its row lock; CardError if it cannot be."""
+    locked = MuseumCard.objects.select_for_update().select_related("product").get(pk=card.pk)
+    if locked.status == MuseumCard.Status.ENDED:
+        raise CardError(_("This card has ended: it can no longer be renewed."))
+    if locked.status not in (MuseumCard.Status.NOT_ACTIVATED, MuseumCard.Status.ACTIVE):
+        raise CardError(_("This card cannot be renewed yet: it is not paid or not claimed."))
+    return locked
+
+
 def card_purchases_apply(*, order: Order, now: dt.datetime | None = None) -> int:
     """Apply the card lines of a paid order to their cards; returns how many were applied.
 
@@ -289,6 +309,12 @@ def card_purchases_apply(*, order: Order, now: dt.datetime | None = None) -> int
     its recipient (AWAITING_HOLDER, a claim token) and the gift e-mail leaves on its
     delivery day (today, or later from ``card_gifts_send_due``). Applied lines are marked,
     so a second call changes nothing. Call inside the transaction that pays the order.
+
+    A RENEWAL paid for a card that was ended after the order was placed (ordering an
+    ended card is refused) changes nothing on the card and sends no renewal e-mail: the
+    money was taken for nothing, so the audit event ``card.renewal_on_ended_card`` (with
+    the order, the purchase and the amount) tells staff to refund it. Nothing is refunded
+    automatically: the refunds app will take these events over.
     Side effects: card status and validity, CardPurchase.applied_at, audit events,
     outbox e-mails.
     """
@@ -303,6 +329,7 @@ def card_purchases_apply(*, order: Order, now: dt.datetime | None = None) -> int
             .order_by("pk")
         )
         for purchase in purchases:
+            refund_due = False
             card = (
                 MuseumCard.objects.select_for_update()
                 .select_related("product")
@@ -328,8 +355,9 @@ def card_purchases_apply(*, order: Order, now: dt.datetime | None = None) -> int
                 if card.gift_deliver_on is None or card.gift_deliver_on <= today:
                     _send_gift(card, buyer_name=order.name, now=now)
             elif card.status == MuseumCard.Status.ENDED:
-                # Ended while the renewal was being paid: nothing to extend; staff refund.
-                pass
+                # Ended while the renewal was being paid: nothing to extend, nothing to
+                # tell the holder; the audit event below is the staff's cue to refund.
+                refund_due = True
             elif (
                 card.status == MuseumCard.Status.ACTIVE
                 and card.valid_until is not None
@@ -346,28 +374,29 @@ def card_purchases_apply(*, order: Order, now: dt.datetime | None = None) -> int
                 card.save(update_fields=["status", "months_pending", "updated_at"])
             purchase.applied_at = now
             purchase.save(update_fields=["applied_at", "updated_at"])
+            data = {
+                "order": order.code,
+                "purchase": purchase.pk,
+                "before": before,
+                "after": {
+                    "status": card.status,
+                    "valid_until": card.valid_until.isoformat() if card.valid_until else None,
+                    "months_pending": card.months_pending,
+                },
+            }
+            if refund_due:
+                data["refund_due_cents"] = purchase.price_cents
+                data["currency"] = order.currency
             audit_record(
                 action=(
-                    "card.renewal_not_applied"
-                    if purchase.kind == CardPurchase.Kind.RENEWAL
-                    and card.status == MuseumCard.Status.ENDED
-                    else f"card.{purchase.kind}_paid"
+                    "card.renewal_on_ended_card" if refund_due else f"card.{purchase.kind}_paid"
                 ),
                 subject=card,
-                data={
-                    "order": order.code,
-                    "purchase": purchase.pk,
-                    "before": before,
-                    "after": {
-                        "status": card.status,
-                        "valid_until": card.valid_until.isoformat() if card.valid_until else None,
-                        "months_pending": card.months_pending,
-                    },
-                },
+                data=data,
                 now=now,
             )
-            if purchase.kind == CardPurchase.Kind.RENEWAL:
-                _send_renewal(card, purchase=purchase)
+            if purchase.kind == CardPurchase.Kind.RENEWAL and not refund_due:
+                _send_renewal(card, purchase=purchase, order=order)
             applied += 1
     return applied
 

@@ -120,7 +120,10 @@ def test_a_desk_sale_issues_a_card_waiting_for_its_first_visit_and_mails_it():
     assert emails[0].to == "aino@example.org"
     assert emails[0].language == "fi"
     assert emails[0].attachments == [{"kind": "accounts.card_pdf", "ref": str(card.pk)}]
-    assert card.number in emails[0].body_text
+    grouped = f"{card.number[:4]} {card.number[4:8]} {card.number[8:]}"
+    assert grouped in emails[0].body_text
+    assert card.number not in emails[0].body_text
+    assert emails[0].subject.endswith(grouped)
     assert AuditEvent.objects.filter(action="card.new_paid", subject_id=str(card.pk)).count() == 1
 
 
@@ -420,13 +423,153 @@ def test_a_renewal_before_the_first_visit_adds_to_the_pending_months():
 
 
 def test_an_ended_card_cannot_be_renewed_and_nothing_is_created():
+    # given an ended card
     card = desk_card()
     card_end(card=card, reason="erasure")
-    orders = Order.objects.count()
-    with pytest.raises(CardError):
-        _renew(card, now=timezone.now())
+    before = _state(card)
+    orders, events, emails = Order.objects.count(), AuditEvent.objects.count(), _outbox()
+    # when a renewal is ordered, at the desk or on the web
+    for channel in (Order.Channel.DESK, Order.Channel.WEB):
+        with pytest.raises(CardError) as error:
+            card_order_place(
+                product=card.product,
+                holder_name=card.holder_name,
+                holder_email=card.holder_email,
+                language="en",
+                channel=channel,
+                payment_method=Order.PaymentMethod.CASH if channel == Order.Channel.DESK else "",
+                renew_card=card,
+            )
+        # then it is refused with a message that says why, and nothing is written
+        assert str(error.value.message) == "This card has ended: it can no longer be renewed."
     assert Order.objects.count() == orders
     assert CardPurchase.objects.count() == 1
+    assert AuditEvent.objects.count() == events
+    assert _outbox() == emails
+    assert _state(card) == before
+
+
+def test_a_renewal_is_refused_when_the_card_ended_since_it_was_read():
+    # given a card read by the holder's page, then ended by staff through another copy
+    card = desk_card()
+    card_end(card=MuseumCard.objects.get(pk=card.pk), reason="fraud")
+    assert card.status == MuseumCard.Status.NOT_ACTIVATED  # the stale copy
+    orders = Order.objects.count()
+    # when the renewal is ordered with the stale copy
+    with pytest.raises(CardError) as error:
+        _renew(card, now=timezone.now())
+    # then the card's current state decides: refused, nothing created
+    assert str(error.value.message) == "This card has ended: it can no longer be renewed."
+    assert Order.objects.count() == orders
+    assert CardPurchase.objects.filter(kind=CardPurchase.Kind.RENEWAL).count() == 0
+
+
+def test_an_unpaid_card_cannot_be_renewed_and_nothing_is_created():
+    order = card_order_place(
+        product=CardProductFactory(), holder_name="A", holder_email="a@example.org", language="en"
+    )
+    card = order.card_purchases.get().card
+    with pytest.raises(CardError) as error:
+        _renew(card, now=timezone.now())
+    assert str(error.value.message) == (
+        "This card cannot be renewed yet: it is not paid or not claimed."
+    )
+    assert Order.objects.count() == 1
+    assert CardPurchase.objects.count() == 1
+
+
+def _pay_with_demo(order: Order, *, now: dt.datetime | None = None) -> Outcome:
+    payment = payment_start(order=order, success_url="http://x/ok", cancel_url="http://x/no")
+    provider = DemoProvider()
+    return payment_event_handle(
+        provider_name="demo",
+        event=provider.parse_webhook(payload=provider.event_for(payment), headers={}),
+        now=now,
+    )
+
+
+def _outbox() -> list[str]:
+    return list(OutboxEmail.objects.order_by("pk").values_list("dedupe_key", flat=True))
+
+
+def test_a_renewal_paid_after_the_card_ended_sends_no_e_mail_and_is_flagged_for_refund():
+    # given a web renewal waiting for payment, then the card ended (erasure request)
+    card = desk_card()
+    order = card_order_place(
+        product=card.product,
+        holder_name=card.holder_name,
+        holder_email="aino@example.org",
+        language="en",
+        renew_card=card,
+    )
+    card_end(card=card, reason="erasure")
+    before = _state(card)
+    emails = _outbox()
+    # when the payment still arrives
+    outcome = _pay_with_demo(order)
+    # then the order is paid, the card unchanged and no renewal e-mail is sent
+    assert outcome == Outcome.PAID
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert _state(card) == before
+    assert _outbox() == emails
+    assert not any("card_renewed" in key for key in _outbox())
+    # and staff find an audit event telling them to refund the renewal
+    purchase = order.card_purchases.get()
+    assert purchase.applied_at is not None
+    event = AuditEvent.objects.get(action="card.renewal_on_ended_card")
+    assert event.subject_id == str(card.pk)
+    assert event.data["order"] == order.code
+    assert event.data["purchase"] == purchase.pk
+    assert event.data["refund_due_cents"] == 6900
+    assert event.data["currency"] == order.currency
+    assert event.data["after"]["status"] == MuseumCard.Status.ENDED
+    assert not AuditEvent.objects.filter(action="card.renewal_paid").exists()
+    # and applying the order again adds nothing
+    assert card_purchases_apply(order=order) == 0
+    assert AuditEvent.objects.filter(action="card.renewal_on_ended_card").count() == 1
+
+
+def test_a_desk_card_without_e_mail_renewed_on_the_web_confirms_to_the_buyers_e_mail():
+    # given a card sold at the desk without an e-mail address, then used
+    card = desk_card(email="")
+    card_scan(code=card.secret, site=SiteFactory(), now=at(D(2026, 1, 10)))
+    # when a renewal is ordered on the web with an e-mail address and paid
+    with time_machine.travel(at(D(2026, 6, 1)), tick=False):
+        order = card_order_place(
+            product=card.product,
+            holder_name=card.holder_name,
+            holder_email="Renewer@Example.org",
+            language="en",
+            renew_card=card,
+        )
+        assert _pay_with_demo(order) == Outcome.PAID
+    # then the card is extended and the confirmation goes to that address
+    assert _state(card) == (MuseumCard.Status.ACTIVE, D(2026, 1, 10), D(2028, 1, 9), 0)
+    email = OutboxEmail.objects.get(dedupe_key__startswith="accounts.card_renewed:")
+    assert email.to == "renewer@example.org"
+    assert "It is now valid until 9 January 2028." in email.body_text
+    # and the card's holder data is left as it was
+    card.refresh_from_db()
+    assert card.holder_email == ""
+
+
+@pytest.mark.parametrize(
+    ("months", "sentence"),
+    [
+        (1, "Its 1 new month starts at your next visit."),
+        (12, "Its 12 new months start at your next visit."),
+    ],
+)
+def test_the_renewal_e_mail_of_a_card_not_started_counts_its_months(months, sentence):
+    # given a card not yet started, of a product valid for ``months`` months
+    card = desk_card(product=CardProductFactory(validity_months=months))
+    # when it is renewed
+    _renew(card, now=at(D(2026, 2, 1)))
+    # then the e-mail says how many months wait for the next visit, in good grammar
+    email = OutboxEmail.objects.get(dedupe_key__startswith="accounts.card_renewed:")
+    assert sentence in email.body_text
+    assert sentence in email.body_html
 
 
 # --- concurrency ----------------------------------------------------------------------------
