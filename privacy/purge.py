@@ -1,0 +1,443 @@
+"""The retention purge: every declaration's rows past their retention are deleted or anonymised.
+
+The rules are the declarations' (``privacy.registry``), with the values a museum chose in
+the admin (``RetentionSetting``). A run selects the due rows with one SQL filter per rule
+(the anchor before a cutoff computed from the rule's own ``due_at``; for person-wide rules,
+no other row of the same person is still recent), leaves out the rows under a legal hold
+(counted per reason), and changes the others in bounded transactions of ``batch_size``
+rows in primary-key order. After each batch the run's ``cursor`` records the last key
+done, so that a run stopped by a crash is resumed where it stopped. Only primary keys go
+through Python, a batch at a time: memory stays constant whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from privacy.models import PurgeRun, RetentionSetting, SubjectRequest
+from privacy.registry import Declaration, ErasureKind, registry
+from privacy.retention import RetentionKind, RetentionRule
+
+__all__ = ["PurgeError", "purge_run", "retention_cutoff"]
+
+# Rules without a clock of their own: their rows go with their parent or their account.
+CLOCKLESS = (RetentionKind.FOLLOWS, RetentionKind.WHILE_ACCOUNT_EXISTS)
+# Rules whose due moment is the anchor itself plus N days (not a local day).
+EXACT = (RetentionKind.UNTIL_EXPIRY, RetentionKind.UNTIL_REFUND_PAID)
+OPEN_REQUEST_STATUSES = (
+    SubjectRequest.Status.OPEN,
+    SubjectRequest.Status.IN_PROGRESS,
+)
+
+# Called after every committed batch with (run, declaration); tests use it to simulate a
+# crash half-way. Production leaves it alone.
+after_batch: Callable[[PurgeRun, Declaration], None] | None = None
+
+
+class PurgeError(ValueError):
+    """A purge asked for something that does not exist (an unknown rule)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cutoff:
+    """Rows whose anchors are all before this point are due.
+
+    ``moment`` compares with date-times (strictly before); ``day`` with dates (on or
+    before); ``inclusive`` makes the date-time comparison "on or before" (exact rules).
+    """
+
+    moment: dt.datetime
+    day: dt.date
+    inclusive: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Segment:
+    """Part of a declaration's rows sharing one retention value (a site, or the rest)."""
+
+    suffix: str
+    rows: Q
+    rule: RetentionRule
+    enforced: bool
+
+
+def purge_run(
+    *,
+    as_of: dt.datetime | None = None,
+    dry_run: bool = False,
+    only_rule: str = "",
+    triggered_by: Any = None,
+    batch_size: int = 2000,
+    resume: bool = True,
+) -> PurgeRun:
+    """Apply every retention rule (or only ``only_rule``, a declaration or rule key) at
+    ``as_of`` (default: now) and return the run with its report.
+
+    With ``resume``, an unfinished real run of the same ``as_of`` and ``only_rule`` (for no
+    ``as_of``: started in the last day) is continued from its cursor instead of starting a
+    new one. A dry run counts what would happen and writes the same report, changing
+    nothing else.
+
+    Side effects: creates or updates a PurgeRun (cursor after every batch, report after
+    every declaration); deletes or anonymises due rows that no legal hold keeps, one
+    transaction per batch.
+    Raises: PurgeError for an ``only_rule`` that names no declaration or rule; any database
+    error after recording it on the run (status FAILED, resumable).
+    """
+    if batch_size < 1:
+        raise PurgeError("batch_size must be positive")
+    declarations = _declarations(only_rule)
+    now = timezone.now()
+    run = (
+        _run_to_resume(as_of=as_of, only_rule=only_rule, now=now)
+        if resume and not dry_run
+        else None
+    )
+    if run is None:
+        run = PurgeRun.objects.create(
+            started_at=now,
+            as_of=as_of or now,
+            dry_run=dry_run,
+            only_rule=only_rule,
+            triggered_by=triggered_by,
+        )
+    else:
+        run.status = PurgeRun.Status.RUNNING
+        run.error = ""
+        run.save(update_fields=["status", "error"])
+    try:
+        for declaration in declarations:
+            _purge_declaration(run, declaration, batch_size=batch_size)
+    except Exception as error:
+        run.status = PurgeRun.Status.FAILED
+        run.error = f"{type(error).__name__}: {error}"
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at", "cursor", "report"])
+        raise
+    run.status = PurgeRun.Status.DONE
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "finished_at", "cursor", "report"])
+    return run
+
+
+def retention_cutoff(rule: RetentionRule, *, as_of: dt.datetime) -> Cutoff | None:
+    """The point before which an anchor is past ``rule`` at ``as_of``; None if no row can be
+    due (a clock-less rule, or nothing old enough).
+
+    Derived from ``rule.due_at`` itself: the last local day whose due moment has come,
+    found by bisection (``due_at`` never decreases with the day), so the SQL filter and
+    ``is_due`` cannot disagree. No side effects.
+    """
+    if rule.kind in CLOCKLESS:
+        return None
+    local = timezone.localtime(as_of)
+    if rule.kind in EXACT:
+        moment = as_of - dt.timedelta(days=rule.days)
+        # A date anchor is due on local midnight after ``days``: on or before this day.
+        return Cutoff(
+            moment=moment, day=local.date() - dt.timedelta(days=rule.days), inclusive=True
+        )
+    if rule.due_at(local.date()) is None:
+        return None
+    low = dt.date(max(1, local.year - 1000), 1, 1)
+    high = local.date()
+    if not _due(rule, low, as_of):
+        return None
+    if _due(rule, high, as_of):
+        low = high
+    while (high - low).days > 1:
+        middle = low + (high - low) / 2
+        if _due(rule, middle, as_of):
+            low = middle
+        else:
+            high = middle
+    last_due_day = low
+    moment = dt.datetime.combine(
+        last_due_day + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+    return Cutoff(moment=moment, day=last_due_day)
+
+
+def _due(rule: RetentionRule, day: dt.date, as_of: dt.datetime) -> bool:
+    due = rule.due_at(day)
+    return due is not None and due <= as_of
+
+
+# --- one declaration ---------------------------------------------------------------------
+
+
+def _purge_declaration(run: PurgeRun, declaration: Declaration, *, batch_size: int) -> None:
+    key = declaration.key
+    entry = run.report.get(key) or {
+        "category": [str(c.value) for c in declaration.categories],
+        "rule": str(declaration.retention_description),
+        "deleted": 0,
+        "anonymised": 0,
+        "held": {},
+    }
+    run.report[key] = entry
+    rule = declaration.retention
+    if declaration.erasure.kind is ErasureKind.KEEP:
+        entry["kept"] = str(declaration.erasure.reason)
+        run.save(update_fields=["report"])
+        return
+    if rule.kind in CLOCKLESS or not rule.anchor:
+        entry["kept"] = gettext("No clock of its own: %(rule)s") % {
+            "rule": declaration.retention_description
+        }
+        run.save(update_fields=["report"])
+        return
+    anonymise = declaration.erasure.kind is ErasureKind.ANONYMISE
+    verb = "anonymised" if anonymise else "deleted"
+    held: dict[str, int] = {}
+    for segment in _segments(declaration):
+        if not segment.enforced:
+            entry["kept"] = gettext("Not enforced: switched off in the retention settings")
+            continue
+        cutoff = retention_cutoff(segment.rule, as_of=run.as_of)
+        if cutoff is None:
+            continue
+        due = _due_rows(declaration, segment, cutoff)
+        holds = _holds(declaration, as_of=run.as_of)
+        for reason, condition in holds:
+            count = due.filter(condition).count()
+            if count:
+                held[reason] = held.get(reason, 0) + count
+        todo = due
+        if holds:
+            combined = holds[0][1]
+            for _reason, condition in holds[1:]:
+                combined |= condition
+            todo = due.exclude(combined)
+        cursor_key = key + segment.suffix
+        if run.dry_run:
+            entry[verb] += todo.count()
+            continue
+        entry["held"] = held  # reported before the first batch: a crash keeps it
+        last = run.cursor.get(cursor_key)
+        if last is not None:
+            todo = todo.filter(pk__gt=last)
+        pks = todo.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch_size)
+        for batch in _batches(pks, batch_size):
+            with transaction.atomic():
+                entry[verb] += _apply(declaration, batch, anonymise=anonymise)
+                run.cursor[cursor_key] = batch[-1]
+                run.save(update_fields=["cursor", "report"])
+            if after_batch is not None:
+                after_batch(run, declaration)
+    entry["held"] = held
+    run.save(update_fields=["cursor", "report"])
+
+
+def _apply(declaration: Declaration, pks: list[Any], *, anonymise: bool) -> int:
+    """One UPDATE (anonymise) or one DELETE with its cascades (delete) of ``pks``."""
+    rows = declaration.model._default_manager.filter(pk__in=pks)
+    if anonymise:
+        return rows.update(**declaration.erasure.fields)
+    _total, per_model = rows.delete()
+    return per_model.get(declaration.model._meta.label, 0)
+
+
+def _due_rows(declaration: Declaration, segment: _Segment, cutoff: Cutoff) -> models.QuerySet:
+    """The declaration's rows in ``segment`` past retention and not yet anonymised."""
+    model = declaration.model
+    rule = segment.rule
+    base = _base(declaration)
+    due = base.filter(segment.rows).filter(_all_before(model, rule.anchor, cutoff))
+    if declaration.erasure.kind is ErasureKind.ANONYMISE:
+        due = due.exclude(_already_anonymised(declaration))
+    if rule.person_wide:
+        recent = base.filter(_any_from(model, rule.anchor, cutoff))
+        for condition in _same_person(declaration, recent):
+            due = due.exclude(condition)
+    return due
+
+
+def _base(declaration: Declaration) -> models.QuerySet:
+    rows = declaration.model._default_manager.all()
+    if declaration.rows is not None:
+        rows = rows.filter(declaration.rows)
+    return rows
+
+
+def _all_before(model: type[models.Model], anchors: Iterable[str], cutoff: Cutoff) -> Q:
+    """Every anchor is empty or before the cutoff, and at least one is set."""
+    condition = Q()
+    some = Q()
+    for path in anchors:
+        condition &= Q(**{f"{path}__isnull": True}) | _before(model, path, cutoff)
+        some |= Q(**{f"{path}__isnull": False})
+    return condition & some
+
+
+def _any_from(model: type[models.Model], anchors: Iterable[str], cutoff: Cutoff) -> Q:
+    """Some anchor is on or after the cutoff: the row is still recent."""
+    condition = Q()
+    for path in anchors:
+        condition |= ~_before(model, path, cutoff) & Q(**{f"{path}__isnull": False})
+    return condition
+
+
+def _before(model: type[models.Model], path: str, cutoff: Cutoff) -> Q:
+    if _is_datetime(model, path):
+        lookup = "lte" if cutoff.inclusive else "lt"
+        return Q(**{f"{path}__{lookup}": cutoff.moment})
+    return Q(**{f"{path}__lte": cutoff.day})
+
+
+def _is_datetime(model: type[models.Model], path: str) -> bool:
+    current = model
+    parts = path.split("__")
+    for part in parts[:-1]:
+        current = current._meta.get_field(part).related_model
+    return isinstance(current._meta.get_field(parts[-1]), models.DateTimeField)
+
+
+def _already_anonymised(declaration: Declaration) -> Q:
+    """The row already holds every replacement value (a rerun finds nothing to do)."""
+    condition = Q()
+    for name, value in declaration.erasure.replacements:
+        if value is None:
+            condition &= Q(**{f"{name}__isnull": True})
+        else:
+            condition &= Q(**{name: value})
+    return condition
+
+
+def _local(paths: Iterable[str]) -> list[str]:
+    return [p for p in paths if "__" not in p and p != "pk"]
+
+
+def _same_person(declaration: Declaration, rows: models.QuerySet) -> list[Q]:
+    """Conditions true when one of ``rows`` belongs to the same person as the outer row
+    (same e-mail address in any case, or same account), through the row's own columns."""
+    link = declaration.link
+    emails = _local(link.email)
+    users = _local(link.user)
+    conditions = []
+    for outer in emails:
+        for inner in emails:
+            matching = (
+                rows.exclude(**{inner: ""})
+                .annotate(_person_email=Lower(inner))
+                .filter(_person_email=Lower(OuterRef(outer)))
+            )
+            conditions.append(Q(Exists(matching)))
+    for outer in users:
+        for inner in users:
+            conditions.append(Q(Exists(rows.filter(**{inner: OuterRef(outer)}))))
+    return conditions
+
+
+def _holds(declaration: Declaration, *, as_of: dt.datetime) -> list[tuple[str, Q]]:
+    """(reason, condition) for every legal hold on the declaration's rows at ``as_of``.
+
+    A declared hold keeps its own rows; for a person-wide rule it keeps all the person's
+    rows (an order still to come keeps the buyer's past orders too). An open subject
+    request keeps the rows of its person until it is answered.
+    """
+    model = declaration.model
+    holds: list[tuple[str, Q]] = []
+    for hold in declaration.holds:
+        held_rows = model._default_manager.filter(hold.rows(as_of))
+        condition = Q(pk__in=held_rows.values("pk"))
+        if declaration.retention.person_wide:
+            for same in _same_person(declaration, held_rows):
+                condition |= same
+        holds.append((str(hold.reason), condition))
+    requests = SubjectRequest.objects.filter(status__in=OPEN_REQUEST_STATUSES)
+    request_condition = Q()
+    for path in declaration.link.email:
+        request_condition |= Q(
+            Exists(requests.annotate(_e=Lower("email")).filter(_e=Lower(OuterRef(path))))
+        )
+    for path in declaration.link.user:
+        target = "pk" if path == "pk" else path
+        request_condition |= Q(Exists(requests.filter(user_id=OuterRef(target))))
+    if request_condition:
+        holds.append((gettext("An open request of the person about their data"), request_condition))
+    return holds
+
+
+def _segments(declaration: Declaration) -> list[_Segment]:
+    """The declaration's rows split by the retention value that applies to them.
+
+    The most specific setting wins: the declaration's key before the rule's key, a site's
+    before every site's. Rows of a model without a ``site`` use the setting for every site.
+    """
+    rule = declaration.retention
+    settings = list(RetentionSetting.objects.filter(rule_key__in=[declaration.key, rule.key]))
+
+    def pick(site_id: int | None) -> RetentionSetting | None:
+        for rule_key in (declaration.key, rule.key):
+            for setting in settings:
+                if setting.rule_key == rule_key and setting.site_id == site_id:
+                    return setting
+        return None
+
+    def segment(suffix: str, rows: Q, setting: RetentionSetting | None) -> _Segment:
+        if setting is None:
+            return _Segment(suffix=suffix, rows=rows, rule=rule, enforced=True)
+        return _Segment(
+            suffix=suffix,
+            rows=rows,
+            rule=dataclasses.replace(rule, years=setting.years, days=setting.days),
+            enforced=setting.is_active,
+        )
+
+    site_ids = sorted({s.site_id for s in settings if s.site_id is not None})
+    if not site_ids or not _has_site(declaration.model):
+        return [segment("", Q(), pick(None))]
+    segments = [
+        segment(f"@site:{site_id}", Q(site_id=site_id), pick(site_id)) for site_id in site_ids
+    ]
+    segments.append(segment("", ~Q(site_id__in=site_ids), pick(None)))
+    return segments
+
+
+def _has_site(model: type[models.Model]) -> bool:
+    try:
+        field = model._meta.get_field("site")
+    except Exception:  # noqa: BLE001 - FieldDoesNotExist
+        return False
+    return bool(getattr(field, "concrete", False) and field.is_relation)
+
+
+def _declarations(only_rule: str) -> list[Declaration]:
+    declarations = list(registry.declarations)
+    if not only_rule:
+        return declarations
+    chosen = [d for d in declarations if only_rule in (d.key, d.retention.key)]
+    if not chosen:
+        raise PurgeError(f"No declaration or retention rule is called {only_rule!r}.")
+    return chosen
+
+
+def _run_to_resume(
+    *, as_of: dt.datetime | None, only_rule: str, now: dt.datetime
+) -> PurgeRun | None:
+    runs = PurgeRun.objects.filter(
+        status__in=[PurgeRun.Status.RUNNING, PurgeRun.Status.FAILED],
+        dry_run=False,
+        only_rule=only_rule,
+    )
+    if as_of is not None:
+        runs = runs.filter(as_of=as_of)
+    else:
+        runs = runs.filter(started_at__gte=now - dt.timedelta(days=1))
+    return runs.order_by("-started_at", "-pk").first()
+
+
+def _batches(values: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while batch := list(islice(values, size)):
+        yield batch
