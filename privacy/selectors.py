@@ -222,3 +222,19 @@ def _unique(values) -> tuple:
     for value in values:
         seen.setdefault(value, None)
     return tuple(seen)
+
+
+def is_restricted(*, email: str, purpose: str) -> bool:
+    """True when the person at ``email`` restricted processing, or objected to marketing
+    and ``purpose`` is ``"marketing"`` (newsletters, offers); a lifted one no longer counts.
+
+    Apps that send mail or process for marketing ask this first. One query.
+    """
+    from privacy.models import ProcessingRestriction
+
+    kinds = [ProcessingRestriction.Kind.RESTRICTION]
+    if purpose == "marketing":
+        kinds.append(ProcessingRestriction.Kind.MARKETING_OBJECTION)
+    return ProcessingRestriction.objects.filter(
+        email__iexact=(email or "").strip(), kind__in=kinds, lifted_at__isnull=True
+    ).exists()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy import views
+from privacy import request_views, views
 
 app_name = "privacy"
 
@@ -8,4 +8,14 @@ urlpatterns = [
     path("", views.notice, name="notice"),
     path("record/", views.record, name="record"),
     path("record.pdf", views.record_pdf, name="record_pdf"),
+    path("request/", request_views.request_form, name="request"),
+    path("request/sent/", request_views.request_sent, name="request_sent"),
+    path(
+        "request/confirmed/",
+        request_views.request_sent,
+        {"verified": True},
+        name="request_sent_verified",
+    ),
+    path("request/confirm/<str:token>/", request_views.request_verify_view, name="request_verify"),
+    path("download/<str:token>/", request_views.download, name="download"),
 ]
