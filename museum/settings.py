@@ -154,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.send_due_gift_cards",
         "schedule": crontab(minute=5, hour=7),
     },
+    "privacy-nightly-purge": {
+        "task": "privacy.tasks.nightly_purge",
+        "schedule": crontab(minute=30, hour=1),
+    },
 }
 
 # --- E-mail -----------------------------------------------------------------------------
