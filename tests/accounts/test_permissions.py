@@ -29,6 +29,7 @@ from accounts.models import (
 from museum.audit import audit_record
 from museum.models import Closure, OutboxEmail
 from newsletter.models import NewsletterConsent
+from privacy.models import SubjectRequest
 from tests.staff import staff_user
 from tests.ticketing.factories import (
     ExhibitionFactory,
@@ -72,6 +73,7 @@ MODELS: dict[str, tuple[set[str] | frozenset[str], set[str] | frozenset[str]]] =
     "accounts.museumcard": ({MANAGER, DPO}, NOBODY),
     "accounts.cardpurchase": ({MANAGER}, NOBODY),
     "accounts.cardvisit": ({MANAGER, GUARD, DPO}, NOBODY),
+    "privacy.subjectrequest": ({DPO}, NOBODY),
     # Not for any group: allauth's and Django's own records, for superusers only.
     "account.emailaddress": (NOBODY, NOBODY),
     "mfa.authenticator": (NOBODY, NOBODY),
@@ -184,6 +186,7 @@ def one_of_each():
         "mfa.authenticator": authenticator.pk,
         "sites.site": DjangoSite.objects.get_current().pk,
         "auth.group": Group.objects.get(name=DESK).pk,
+        "privacy.subjectrequest": SubjectRequest.objects.create(kind="access", email="v@x.org").pk,
     }
 
 
@@ -337,7 +340,7 @@ def test_dpo_changes_a_closure_request_status_but_not_an_order(one_of_each):
     assert response.status_code == 403
     order.refresh_from_db()
     assert order.email == "visitor@example.org"
-    # the DPO holds the one right to change closure requests, and no other change right
+    # the DPO changes closure and subject requests (their console), and nothing else
     user = User.objects.get(email="dpo@museum.example")
     changes = {perm for perm in user.get_all_permissions() if ".change_" in perm}
-    assert changes == {"accounts.change_accountclosurerequest"}
+    assert changes == {"accounts.change_accountclosurerequest", "privacy.change_subjectrequest"}
