@@ -174,7 +174,8 @@ def erasure_run(
     any more, even to a restored copy); then, one transaction per app, the declared hooks
     (a museum card ends), anonymisations and deletions; last, the request is closed and
     the confirmation is e-mailed to the address as it was before the erasure.
-    Raises: SubjectRequestError for a request that is not an open erasure request.
+    Raises: SubjectRequestError for a request that is not an open erasure request, or
+    whose erasure was approved before.
     """
     now = now or timezone.now()
     source = within or registry
@@ -183,6 +184,10 @@ def erasure_run(
         _require_open(request)
         if request.kind != SubjectRequest.Kind.ERASURE:
             raise SubjectRequestError(_("Only an erasure request can erase data."))
+        if request.events.filter(action="erasure_approved").exists():
+            # A second approval (two DPOs at once, a double click) must not erase twice;
+            # an erasure cut short is finished by manage.py privacy_replay_erasures.
+            raise SubjectRequestError(_("This erasure has already been approved."))
         preview = erasure_preview(email=request.email, user=request.user, now=now, within=source)
         record = ErasureRecord.objects.create(
             performed_at=now,

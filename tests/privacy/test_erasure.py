@@ -183,3 +183,13 @@ def test_the_replay_repeats_the_erasure_on_a_restored_copy(ada):
     assert _state(record.plan) == erased
     record.refresh_from_db()
     assert record.replayed_at == NOON
+
+
+def test_an_erasure_is_approved_once(ada):
+    request = _erasure_request()
+    erasure_run(request=request, actor=None)
+    SubjectRequest.objects.filter(pk=request.pk).update(status=SubjectRequest.Status.OPEN)
+    with pytest.raises(SubjectRequestError):
+        erasure_run(request=request, actor=None)
+    assert ErasureRecord.objects.count() == 1
+    assert request.events.filter(action="erased").count() == 1
