@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from privacy.erasure import erasure_preview, erasure_run
-from privacy.models import SubjectRequest
+from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest
 from privacy.request_forms import AssignForm, CloseForm, ExtendForm, NoteForm
 from privacy.requests import (
     OPEN_STATUSES,
@@ -232,3 +232,37 @@ class SubjectRequestAdmin(admin.ModelAdmin):
                 "by_app": preview.by_app(),
             },
         )
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the DPO reads but nobody edits in the admin: services write them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProcessingRestriction)
+class ProcessingRestrictionAdmin(_ReadOnlyAdmin):
+    """Restrictions and marketing objections in force (and lifted ones, as proof)."""
+
+    list_display = ["kind", "email", "created_at", "lifted_at"]
+    list_filter = ["kind", ("lifted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email"]
+    readonly_fields = ["kind", "email", "user", "request", "created_at", "lifted_at"]
+    fields = readonly_fields
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(_ReadOnlyAdmin):
+    """Erasures without personal data: when, which request, the keyed hash, the plan."""
+
+    list_display = ["performed_at", "request_public_id", "subject_digest", "replayed_at"]
+    search_fields = ["subject_digest", "request_public_id"]
+    readonly_fields = ["performed_at", "request_public_id", "subject_digest", "plan", "replayed_at"]
+    fields = readonly_fields

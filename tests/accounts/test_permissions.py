@@ -29,7 +29,7 @@ from accounts.models import (
 from museum.audit import audit_record
 from museum.models import Closure, OutboxEmail
 from newsletter.models import NewsletterConsent
-from privacy.models import SubjectRequest
+from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest
 from tests.staff import staff_user
 from tests.ticketing.factories import (
     ExhibitionFactory,
@@ -74,6 +74,8 @@ MODELS: dict[str, tuple[set[str] | frozenset[str], set[str] | frozenset[str]]] =
     "accounts.cardpurchase": ({MANAGER}, NOBODY),
     "accounts.cardvisit": ({MANAGER, GUARD, DPO}, NOBODY),
     "privacy.subjectrequest": ({DPO}, NOBODY),
+    "privacy.processingrestriction": ({DPO}, NOBODY),
+    "privacy.erasurerecord": ({DPO}, NOBODY),
     # Not for any group: allauth's and Django's own records, for superusers only.
     "account.emailaddress": (NOBODY, NOBODY),
     "mfa.authenticator": (NOBODY, NOBODY),
@@ -187,6 +189,12 @@ def one_of_each():
         "sites.site": DjangoSite.objects.get_current().pk,
         "auth.group": Group.objects.get(name=DESK).pk,
         "privacy.subjectrequest": SubjectRequest.objects.create(kind="access", email="v@x.org").pk,
+        "privacy.processingrestriction": ProcessingRestriction.objects.create(
+            email="v@x.org", kind=ProcessingRestriction.Kind.MARKETING_OBJECTION
+        ).pk,
+        "privacy.erasurerecord": ErasureRecord.objects.create(
+            performed_at=timezone.now(), subject_digest="0" * 64
+        ).pk,
     }
 
 
