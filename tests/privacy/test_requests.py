@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 
+import pypdfium2
 import pytest
 import time_machine
 from django.core import signing
@@ -325,3 +327,46 @@ def test_only_an_open_access_request_sends_a_copy():
     request.refresh_from_db()
     assert request.status == SubjectRequest.Status.OPEN
     assert not OutboxEmail.objects.filter(dedupe_key__startswith="privacy.request.closed").exists()
+
+
+def test_the_notice_links_to_the_request_page_which_opens(client):
+    notice = client.get(reverse("privacy:notice"))
+    assert reverse("privacy:request") in notice.content.decode()
+    page = client.get(reverse("privacy:request"))
+    assert page.status_code == 200
+    assert [value for value, _label in page.context["form"].fields["kind"].choices] == list(
+        SubjectRequest.Kind.values
+    )
+
+
+def test_the_copy_of_an_address_with_an_account_holds_the_accounts_data(client):
+    # given Ada has an account, and an order bought under another address but in her account
+    ada = UserFactory(email=ADA, first_name="Ada")
+    other = _guest_order(email="ada.work@example.org")
+    Order.objects.filter(pk=other.pk).update(user=ada)
+    request = _opened()  # asked as a guest, proving only the address
+    request_send_copy(request=request, actor=None)
+    response = client.get(
+        reverse("privacy:download", args=[download_token(request)]), {"format": "json"}
+    )
+    bundle = json.loads(response.content)
+    # then the account's rows are in the copy: the address proves the account
+    assert bundle["person"]["account"] == ada.pk
+    assert [row["code"] for row in bundle["sections"]["ticketing.order"]["rows"]] == [other.code]
+    assert bundle["sections"]["accounts.user"]["rows"][0]["first_name"] == "Ada"
+
+
+def test_the_pdf_copy_is_in_the_persons_language(client):
+    _guest_order()
+    request = request_submit(kind="access", email=ADA, language="fr", now=NOON)
+    request = request_verify(token=verification_token(request), now=NOON)
+    request_send_copy(request=request, actor=None)
+    mail = OutboxEmail.objects.get(dedupe_key=f"privacy.request.closed:{request.public_id}")
+    assert mail.language == "fr"
+    response = client.get(
+        reverse("privacy:download", args=[download_token(request)]), {"format": "pdf"}
+    )
+    assert response.status_code == 200
+    text = pypdfium2.PdfDocument(io.BytesIO(response.content))[0].get_textpage().get_text_range()
+    assert "Une copie de vos données" in text
+    assert "A copy of your data" not in text
