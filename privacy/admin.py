@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from privacy import admin_retention  # noqa: F401 - registers the retention admin
 from privacy.erasure import erasure_preview, erasure_run
 from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest
 from privacy.request_forms import AssignForm, CloseForm, ExtendForm, NoteForm

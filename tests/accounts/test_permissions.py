@@ -29,7 +29,13 @@ from accounts.models import (
 from museum.audit import audit_record
 from museum.models import Closure, OutboxEmail
 from newsletter.models import NewsletterConsent
-from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest
+from privacy.models import (
+    ErasureRecord,
+    ProcessingRestriction,
+    PurgeRun,
+    RetentionSetting,
+    SubjectRequest,
+)
 from tests.staff import staff_user
 from tests.ticketing.factories import (
     ExhibitionFactory,
@@ -74,6 +80,8 @@ MODELS: dict[str, tuple[set[str] | frozenset[str], set[str] | frozenset[str]]] =
     "accounts.cardpurchase": ({MANAGER}, NOBODY),
     "accounts.cardvisit": ({MANAGER, GUARD, DPO}, NOBODY),
     "privacy.subjectrequest": ({DPO}, NOBODY),
+    "privacy.retentionsetting": ({MANAGER, DPO}, {MANAGER, DPO}),
+    "privacy.purgerun": ({MANAGER, DPO}, NOBODY),
     "privacy.processingrestriction": ({DPO}, NOBODY),
     "privacy.erasurerecord": ({DPO}, NOBODY),
     # Not for any group: allauth's and Django's own records, for superusers only.
@@ -194,6 +202,12 @@ def one_of_each():
         ).pk,
         "privacy.erasurerecord": ErasureRecord.objects.create(
             performed_at=timezone.now(), subject_digest="0" * 64
+        ).pk,
+        "privacy.retentionsetting": RetentionSetting.objects.create(
+            rule_key="ticketing.order", years=5
+        ).pk,
+        "privacy.purgerun": PurgeRun.objects.create(
+            started_at=timezone.now(), as_of=timezone.now()
         ).pk,
     }
 
@@ -351,4 +365,8 @@ def test_dpo_changes_a_closure_request_status_but_not_an_order(one_of_each):
     # the DPO changes closure and subject requests (their console), and nothing else
     user = User.objects.get(email="dpo@museum.example")
     changes = {perm for perm in user.get_all_permissions() if ".change_" in perm}
-    assert changes == {"accounts.change_accountclosurerequest", "privacy.change_subjectrequest"}
+    assert changes == {
+        "accounts.change_accountclosurerequest",
+        "privacy.change_subjectrequest",
+        "privacy.change_retentionsetting",
+    }
