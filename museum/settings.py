@@ -358,6 +358,8 @@ RATE_LIMITS = {
     "checkout": env.str("RATE_LIMIT_CHECKOUT", default="30/10m"),
     "order_lookup": env.str("RATE_LIMIT_ORDER_LOOKUP", default="60/10m"),
     "check_in": env.str("RATE_LIMIT_CHECK_IN", default="100000/1m"),
+    # The public subject request page (each request e-mails a confirmation link).
+    "privacy_request": env.str("RATE_LIMIT_PRIVACY_REQUEST", default="10/10m"),
 }
 
 LOGGING = {

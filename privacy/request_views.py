@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -32,9 +33,7 @@ RATE_SCOPE = "privacy_request"
 
 
 def _limited(request: HttpRequest) -> bool:
-    # Until settings.RATE_LIMITS names this form, it shares the public lookups' limit.
-    scope = RATE_SCOPE if RATE_SCOPE in settings.RATE_LIMITS else "order_lookup"
-    return is_limited(request, scope=scope)
+    return is_limited(request, scope=RATE_SCOPE)  # RATE_LIMIT_PRIVACY_REQUEST
 
 
 @never_cache
@@ -93,8 +92,6 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     person = subject_person(subject_request.email, subject_request.user)
     user = None
     if person.user_id is not None:
-        from django.contrib.auth import get_user_model
-
         user = get_user_model().objects.filter(pk=person.user_id).first()
     with translation.override(subject_request.language):
         bundle = access_bundle(email=subject_request.email, user=user)
