@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import Lower
@@ -27,7 +28,7 @@ from privacy.models import PurgeRun, RetentionSetting, SubjectRequest
 from privacy.registry import Declaration, ErasureKind, registry
 from privacy.retention import RetentionKind, RetentionRule
 
-__all__ = ["PurgeError", "purge_run", "retention_cutoff"]
+__all__ = ["PurgeError", "purge_run", "purge_send_inactivity_notices", "retention_cutoff"]
 
 # Rules without a clock of their own: their rows go with their parent or their account.
 CLOCKLESS = (RetentionKind.FOLLOWS, RetentionKind.WHILE_ACCOUNT_EXISTS)
@@ -425,11 +426,11 @@ def _segments(declaration: Declaration) -> list[_Segment]:
     before every site's. Rows of a model without a ``site`` use the setting for every site.
     """
     rule = declaration.retention
-    settings = list(RetentionSetting.objects.filter(rule_key__in=[declaration.key, rule.key]))
+    chosen = list(RetentionSetting.objects.filter(rule_key__in=[declaration.key, rule.key]))
 
     def pick(site_id: int | None) -> RetentionSetting | None:
         for rule_key in (declaration.key, rule.key):
-            for setting in settings:
+            for setting in chosen:
                 if setting.rule_key == rule_key and setting.site_id == site_id:
                     return setting
         return None
@@ -444,7 +445,7 @@ def _segments(declaration: Declaration) -> list[_Segment]:
             enforced=setting.is_active,
         )
 
-    site_ids = sorted({s.site_id for s in settings if s.site_id is not None})
+    site_ids = sorted({s.site_id for s in chosen if s.site_id is not None})
     if not site_ids or not _has_site(declaration.model):
         return [segment("", Q(), pick(None))]
     segments = [
@@ -485,3 +486,67 @@ def _run_to_resume(
     else:
         runs = runs.filter(started_at__gte=now - dt.timedelta(days=1))
     return runs.order_by("-started_at", "-pk").first()
+
+
+# --- the notice before anonymisation for inactivity ---------------------------------------
+
+
+def purge_send_inactivity_notices(
+    *, as_of: dt.datetime | None = None, notice_days: int = 30
+) -> int:
+    """E-mail each person whose data an inactivity rule will anonymise within
+    ``notice_days`` of ``as_of`` (default now): signing in keeps it. Returns how many
+    notices were queued.
+
+    Rows already due, held, or without an address get none. The outbox key names the row
+    and the day it falls due, so a notice goes once per period of inactivity however often
+    this runs. Side effects: OutboxEmail rows (sent after commit).
+    """
+    from django.urls import reverse
+
+    from museum.emails import email_enqueue
+
+    as_of = as_of or timezone.now()
+    queued = 0
+    for declaration in registry.declarations:
+        rule = declaration.retention
+        emails = _local(declaration.link.email)
+        if rule.kind is not RetentionKind.INACTIVITY or not emails:
+            continue
+        model = declaration.model
+        language_field = "preferred_language" if _has_field(model, "preferred_language") else ""
+        for segment in _segments(declaration):
+            soon = retention_cutoff(segment.rule, as_of=as_of + dt.timedelta(days=notice_days))
+            now = retention_cutoff(segment.rule, as_of=as_of)
+            if not segment.enforced or soon is None:
+                continue
+            rows = _due_rows(declaration, segment, soon)
+            if now is not None:
+                rows = rows.exclude(pk__in=_due_rows(declaration, segment, now).values("pk"))
+            for _reason, condition in _holds(declaration, as_of=as_of):
+                rows = rows.exclude(condition)
+            fields = [emails[0], *segment.rule.anchor]
+            if language_field:
+                fields.append(language_field)
+            for pk, address, *rest in rows.order_by("pk").values_list("pk", *fields).iterator():
+                anchors = [value for value in rest[: len(segment.rule.anchor)] if value is not None]
+                if not address or address.endswith("@invalid") or not anchors:
+                    continue
+                due = segment.rule.due_at(max(anchors))
+                language = rest[-1] if language_field else "en"
+                email_enqueue(
+                    dedupe_key=f"privacy-inactivity:{declaration.key}:{pk}:{due:%Y-%m-%d}",
+                    to=address,
+                    template="privacy/inactivity_notice",
+                    context={
+                        "due_on": timezone.localdate(due),
+                        "sign_in_url": settings.SITE_URL + reverse("account_login"),
+                    },
+                    language=language or "en",
+                )
+                queued += 1
+    return queued
+
+
+def _has_field(model: type[models.Model], name: str) -> bool:
+    return any(f.name == name for f in model._meta.concrete_fields)
