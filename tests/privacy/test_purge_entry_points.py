@@ -85,3 +85,20 @@ def test_command_refuses_bad_input_and_changes_nothing(args):
         call_command("privacy_purge", *args, stdout=StringIO())
     assert PurgeRun.objects.count() == 0
     assert _buyer(order) == ("old@example.org", "Ada Lovelace", None)
+
+
+def test_nightly_task_warns_accounts_about_to_be_anonymised(django_capture_on_commit_callbacks):
+    # given an account whose seven years of inactivity end in ten days
+    from accounts.models import User
+    from museum.models import OutboxEmail
+
+    user = UserFactory(email="soon@example.org")
+    last_seen = timezone.now() - dt.timedelta(days=7 * 365 + 2 - 10)
+    User.objects.filter(pk=user.pk).update(last_login=last_seen, date_joined=last_seen)
+    # when the nightly task runs
+    with django_capture_on_commit_callbacks(execute=False):
+        nightly_purge.delay().get()
+    # then the account is still there and its holder is warned
+    user.refresh_from_db()
+    assert user.email == "soon@example.org"
+    assert list(OutboxEmail.objects.values_list("to", flat=True)) == ["soon@example.org"]
