@@ -12,9 +12,10 @@ through Python, a batch at a time: memory stays constant whatever the number of 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,9 @@ OPEN_REQUEST_STATUSES = (
     SubjectRequest.Status.OPEN,
     SubjectRequest.Status.IN_PROGRESS,
 )
+
+# The PostgreSQL advisory lock key that keeps real purges one at a time ("purge" in hex).
+PURGE_LOCK = 0x7075726765
 
 # Called after every committed batch with (run, declaration); tests use it to simulate a
 # crash half-way. Production leaves it alone.
@@ -91,18 +95,66 @@ def purge_run(
     Side effects: creates or updates a PurgeRun (cursor after every batch, report after
     every declaration); deletes or anonymises due rows that no legal hold keeps, one
     transaction per batch.
-    Raises: PurgeError for an ``only_rule`` that names no declaration or rule; any database
-    error after recording it on the run (status FAILED, resumable).
+    Raises: PurgeError for an ``only_rule`` that names no declaration or rule, or while
+    another real purge runs; any database error after recording it on the run (status
+    FAILED, resumable).
     """
     if batch_size < 1:
         raise PurgeError("batch_size must be positive")
     declarations = _declarations(only_rule)
+    if dry_run:
+        return _purge(
+            declarations,
+            as_of=as_of,
+            dry_run=True,
+            only_rule=only_rule,
+            triggered_by=triggered_by,
+            batch_size=batch_size,
+            resume=False,
+        )
+    with _single_purge():
+        return _purge(
+            declarations,
+            as_of=as_of,
+            dry_run=False,
+            only_rule=only_rule,
+            triggered_by=triggered_by,
+            batch_size=batch_size,
+            resume=resume,
+        )
+
+
+@contextlib.contextmanager
+def _single_purge() -> Iterator[None]:
+    """One real purge at a time (the nightly task and "Run now" may meet): a PostgreSQL
+    session lock, released at the end whatever happens. Raises: PurgeError if taken."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [PURGE_LOCK])
+        (locked,) = cursor.fetchone()
+    if not locked:
+        raise PurgeError("A purge is already running.")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [PURGE_LOCK])
+
+
+def _purge(
+    declarations: list[Declaration],
+    *,
+    as_of: dt.datetime | None,
+    dry_run: bool,
+    only_rule: str,
+    triggered_by: Any,
+    batch_size: int,
+    resume: bool,
+) -> PurgeRun:
     now = timezone.now()
-    run = (
-        _run_to_resume(as_of=as_of, only_rule=only_rule, now=now)
-        if resume and not dry_run
-        else None
-    )
+    run = _run_to_resume(as_of=as_of, only_rule=only_rule, now=now) if resume else None
     if run is None:
         run = PurgeRun.objects.create(
             started_at=now,

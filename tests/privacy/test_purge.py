@@ -345,3 +345,24 @@ def test_unknown_rule_is_refused_and_records_nothing():
     with pytest.raises(PurgeError):
         purge_run(only_rule="nope")
     assert PurgeRun.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_purge_is_refused_while_one_runs_and_changes_nothing():
+    # given another session holding the purge lock, as a running purge does
+    import psycopg
+    from django.db import connection
+
+    order = _order(email="a@example.org", when=at(2019, 3, 1))
+    params = connection.get_connection_params()
+    with psycopg.connect(**{**params, "autocommit": True}) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [purge.PURGE_LOCK])
+        # when a purge starts
+        with pytest.raises(PurgeError):
+            purge_run(as_of=at(2026, 6, 1))
+        # then it did nothing; a dry run still works
+        assert PurgeRun.objects.count() == 0
+        assert _buyer(order) == ("a@example.org", "Ada Lovelace", None)
+        assert purge_run(as_of=at(2026, 6, 1), dry_run=True).report[ORDERS]["anonymised"] == 1
+    # and once the other session is gone, the purge runs
+    assert purge_run(as_of=at(2026, 6, 1)).report[ORDERS]["anonymised"] == 1
