@@ -75,8 +75,6 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "museum.staff.StaffTwoFactorMiddleware",  # no admin for staff without TOTP
-    "privacy.middleware.TrackerScriptCSPMiddleware",  # after CSPMiddleware: runs before it
-    "privacy.middleware.PageViewMiddleware",  # first-party counts, no personal data
 ]
 
 ROOT_URLCONF = "museum.urls"
@@ -96,7 +94,6 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "museum.context_processors.museum",
                 "accounts.context_processors.card_shop",
-                "privacy.consent.cookie_consent",
             ],
         },
     }
@@ -264,13 +261,7 @@ ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False  # verification by a link in 
 ACCOUNT_CHANGE_EMAIL = True  # one address per account; a new one is verified first
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_NOTIFICATIONS = True  # tell the holder when the password or e-mail changes
-ACCOUNT_# Privacy: who answers data-protection questions, the authority named in the notice, and
-# how many days before anonymising an inactive account the person is told.
-PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="")
-PRIVACY_SUPERVISORY_AUTHORITY = env.str("PRIVACY_SUPERVISORY_AUTHORITY", default="")
-PRIVACY_INACTIVITY_NOTICE_DAYS = env.int("PRIVACY_INACTIVITY_NOTICE_DAYS", default=30)
-
-RATE_LIMITS = {
+ACCOUNT_RATE_LIMITS = {
     "login": env.str("RATE_LIMIT_LOGIN", default="30/m/ip"),
     "login_failed": env.str("RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
     "signup": env.str("RATE_LIMIT_SIGNUP", default="20/m/ip"),
@@ -363,6 +354,12 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": ["'self'"],
     }
 }
+# Privacy: who answers data-protection questions, the authority named in the notice, and
+# how many days before anonymising an inactive account the person is told.
+PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="")
+PRIVACY_SUPERVISORY_AUTHORITY = env.str("PRIVACY_SUPERVISORY_AUTHORITY", default="")
+PRIVACY_INACTIVITY_NOTICE_DAYS = env.int("PRIVACY_INACTIVITY_NOTICE_DAYS", default=30)
+
 RATE_LIMITS = {
     "checkout": env.str("RATE_LIMIT_CHECKOUT", default="30/10m"),
     "order_lookup": env.str("RATE_LIMIT_ORDER_LOOKUP", default="60/10m"),
