@@ -37,6 +37,7 @@ from accounts.selectors import (
 from accounts.services.cards import CardError, card_end, card_order_place
 from accounts.templatetags.cards import card_number, card_status_label
 from museum.templatetags.money import euros
+from privacy.access_log import AccessLogMixin
 from ticketing.models import Order
 
 VALIDITY_FIELDS = (
@@ -91,7 +92,9 @@ class EndCardForm(forms.Form):
 
 
 @admin.register(MuseumCard)
-class MuseumCardAdmin(admin.ModelAdmin):
+class MuseumCardAdmin(AccessLogMixin, admin.ModelAdmin):
+    access_log_email = "holder_email"
+
     list_display = [
         "number_grouped",
         "holder_name",
@@ -361,7 +364,7 @@ class MuseumCardAdmin(admin.ModelAdmin):
         response = HttpResponse(card_pdf(card), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="museum-card-{card.number}.pdf"'
         response["Cache-Control"] = "private, no-store"
-        return response
+        return self.access_log_document(request, response, card)
 
 
 PAYMENT_CHOICES = [

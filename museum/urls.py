@@ -4,9 +4,12 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from museum.staff import admin_login
+from privacy import admin_access_log
 
 urlpatterns = [
     path("admin/login/", admin_login, name="staff_admin_login"),  # staff sign in via allauth
+    # the DPO's search in the access log (privacy/admin_access_log.py)
+    path("admin/privacy/access-log/", admin_access_log.access_log, name="privacy_access_log"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),  # My account

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from privacy import admin_retention  # noqa: F401 - registers the retention admin
+from privacy.access_log import AccessLogMixin
 from privacy.erasure import erasure_preview, erasure_run
 from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest
 from privacy.request_forms import AssignForm, CloseForm, ExtendForm, NoteForm
@@ -41,7 +42,7 @@ from privacy.requests import (
 
 
 @admin.register(SubjectRequest)
-class SubjectRequestAdmin(admin.ModelAdmin):
+class SubjectRequestAdmin(AccessLogMixin, admin.ModelAdmin):
     """The queue, by deadline; the change page is the request's console."""
 
     list_display = ["kind", "email", "status", "deadline_display", "assignee", "created_at"]

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from modeltranslation.admin import TranslationAdmin
 
 from museum.templatetags.money import euros
+from privacy.access_log import AccessLogMixin
 from ticketing import admin_views
 from ticketing.errors import TicketingError
 from ticketing.models import (
@@ -229,7 +230,7 @@ class TicketInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AccessLogMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "created_at",
@@ -410,7 +411,9 @@ class OrderAdmin(admin.ModelAdmin):
         return admin_views.desk_sold(request, order_id=order_id, admin_site=self.admin_site)
 
     def pdf_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
-        return admin_views.order_tickets_pdf(request, order_id=order_id)
+        response = admin_views.order_tickets_pdf(request, order_id=order_id)
+        order = Order.objects.only("pk", "email").filter(pk=order_id).first()
+        return self.access_log_document(request, response, order)
 
 
 def _int_list(values: list[str]) -> list[int]:
