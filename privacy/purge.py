@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Count, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -251,6 +251,7 @@ def _purge_declaration(run: PurgeRun, declaration: Declaration, *, batch_size: i
         return
     anonymise = declaration.erasure.kind is ErasureKind.ANONYMISE
     verb = "anonymised" if anonymise else "deleted"
+    held: dict[str, int] = {}
     for segment in _segments(declaration):
         if not segment.enforced:
             entry["kept"] = gettext("Not enforced: switched off in the retention settings")
@@ -260,39 +261,32 @@ def _purge_declaration(run: PurgeRun, declaration: Declaration, *, batch_size: i
             continue
         due = _due_rows(declaration, segment, cutoff)
         holds = _holds(declaration, as_of=run.as_of)
+        todo = _without(due, (c for _reason, conditions in holds for c in conditions))
+        if holds:
+            # Held rows, per reason: the due rows less those the reason does not hold. Held
+            # rows never change, so a resumed run counts them again and finds the same.
+            total = due.count()
+            for reason, conditions in holds:
+                count = total - _without(due, conditions).count()
+                if count:
+                    held[reason] = held.get(reason, 0) + count
+        entry["held"] = held
         if run.dry_run:
-            _count(due, holds, entry, verb)
+            entry[verb] += todo.count()
             continue
         cursor_key = key + segment.suffix
         last = run.cursor.get(cursor_key)
         if last is not None:
-            due = due.filter(pk__gt=last)
-        # One pass over the due rows: each comes with a flag per hold, so the held rows are
-        # counted on the way and never fetched twice.
-        flags = {
-            f"_held_{index}": ExpressionWrapper(condition, output_field=models.BooleanField())
-            for index, (_reason, condition) in enumerate(holds)
-        }
-        rows = (
-            due.annotate(**flags)
-            .order_by("pk")
-            .values_list("pk", *flags)
-            .iterator(chunk_size=batch_size)
-        )
+            todo = todo.filter(pk__gt=last)
+        pks = todo.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch_size)
         batch: list[Any] = []
-        seen_held: dict[str, int] = {}
-        for pk, *is_held in rows:
-            if any(is_held):
-                for (reason, _condition), flag in zip(holds, is_held, strict=True):
-                    if flag:
-                        seen_held[reason] = seen_held.get(reason, 0) + 1
-            else:
-                batch.append(pk)
+        for pk in pks:
+            batch.append(pk)
             if len(batch) >= batch_size:
-                _commit_batch(run, declaration, entry, verb, cursor_key, batch, pk, seen_held)
-                batch, seen_held = [], {}
-        if batch or seen_held:
-            _commit_batch(run, declaration, entry, verb, cursor_key, batch, pk, seen_held)
+                _commit_batch(run, declaration, entry, verb, cursor_key, batch)
+                batch = []
+        if batch:
+            _commit_batch(run, declaration, entry, verb, cursor_key, batch)
     run.save(update_fields=["cursor", "report"])
 
 
@@ -303,8 +297,6 @@ def _commit_batch(
     verb: str,
     cursor_key: str,
     batch: list[Any],
-    last_seen: Any,
-    seen_held: dict[str, int],
 ) -> None:
     """Change ``batch`` and record the progress (cursor, counts) in the same transaction."""
     with transaction.atomic():
@@ -313,32 +305,11 @@ def _commit_batch(
             # them and the next run does them again. Saves a disk flush per batch.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        if batch:
-            entry[verb] += _apply(declaration, batch, anonymise=verb == "anonymised")
-        for reason, count in seen_held.items():
-            entry["held"][reason] = entry["held"].get(reason, 0) + count
-        run.cursor[cursor_key] = last_seen
+        entry[verb] += _apply(declaration, batch, anonymise=verb == "anonymised")
+        run.cursor[cursor_key] = batch[-1]
         run.save(update_fields=["cursor", "report"])
     if after_batch is not None:
         after_batch(run, declaration)
-
-
-def _count(
-    due: models.QuerySet, holds: list[tuple[str, Q]], entry: dict[str, Any], verb: str
-) -> None:
-    """A dry run: the numbers a real run would report, from one aggregate query."""
-    counts: dict[str, Any] = {"_todo": Count("pk")}
-    combined = Q()
-    for index, (_reason, condition) in enumerate(holds):
-        counts[f"_held_{index}"] = Count("pk", filter=condition)
-        combined |= condition
-    if holds:
-        counts["_todo"] = Count("pk", filter=~combined)
-    result = due.aggregate(**counts)
-    entry[verb] += result["_todo"]
-    for index, (reason, _condition) in enumerate(holds):
-        if result[f"_held_{index}"]:
-            entry["held"][reason] = entry["held"].get(reason, 0) + result[f"_held_{index}"]
 
 
 def _apply(declaration: Declaration, pks: list[Any], *, anonymise: bool) -> int:
@@ -441,34 +412,56 @@ def _same_person(declaration: Declaration, rows: models.QuerySet) -> list[Q]:
     return conditions
 
 
-def _holds(declaration: Declaration, *, as_of: dt.datetime) -> list[tuple[str, Q]]:
-    """(reason, condition) for every legal hold on the declaration's rows at ``as_of``.
+def _holds(declaration: Declaration, *, as_of: dt.datetime) -> list[tuple[str, list[Q]]]:
+    """(reason, conditions) for every legal hold on the declaration's rows at ``as_of``; a
+    row is held when any of the conditions is true.
 
     A declared hold keeps its own rows; for a person-wide rule it keeps all the person's
     rows (an order still to come keeps the buyer's past orders too). An open subject
-    request keeps the rows of its person until it is answered.
+    request keeps the rows of its person until it is answered. Each condition is a single
+    EXISTS, so that excluding it is an anti-join whatever the table's size.
     """
     model = declaration.model
-    holds: list[tuple[str, Q]] = []
+    holds: list[tuple[str, list[Q]]] = []
     for hold in declaration.holds:
         held_rows = model._default_manager.filter(hold.rows(as_of))
-        condition = Q(pk__in=held_rows.values("pk"))
+        conditions = [Q(Exists(held_rows.filter(pk=OuterRef("pk"))))]
         if declaration.retention.person_wide:
-            for same in _same_person(declaration, held_rows):
-                condition |= same
-        holds.append((str(hold.reason), condition))
+            conditions.extend(_same_person(declaration, held_rows))
+        holds.append((str(hold.reason), conditions))
     requests = SubjectRequest.objects.filter(status__in=OPEN_REQUEST_STATUSES)
-    request_condition = Q()
+    conditions = []
     for path in declaration.link.email:
-        request_condition |= Q(
-            Exists(requests.annotate(_e=Lower("email")).filter(_e=Lower(OuterRef(path))))
-        )
+        if "__" in path:
+            addresses = requests.annotate(_e=Lower("email")).values("_e")
+            linked = (
+                model._default_manager.filter(pk=OuterRef("pk"))
+                .annotate(_person_email=Lower(path))
+                .filter(_person_email__in=addresses)
+            )
+            conditions.append(Q(Exists(linked)))
+        else:
+            conditions.append(
+                Q(Exists(requests.annotate(_e=Lower("email")).filter(_e=Lower(OuterRef(path)))))
+            )
     for path in declaration.link.user:
-        target = "pk" if path == "pk" else path
-        request_condition |= Q(Exists(requests.filter(user_id=OuterRef(target))))
-    if request_condition:
-        holds.append((gettext("An open request of the person about their data"), request_condition))
+        if "__" in path:
+            linked = model._default_manager.filter(
+                pk=OuterRef("pk"), **{f"{path}__in": requests.values("user_id")}
+            )
+            conditions.append(Q(Exists(linked)))
+        else:
+            target = "pk" if path == "pk" else path
+            conditions.append(Q(Exists(requests.filter(user_id=OuterRef(target)))))
+    if conditions:
+        holds.append((gettext("An open request of the person about their data"), conditions))
     return holds
+
+
+def _without(rows: models.QuerySet, conditions: Iterable[Q]) -> models.QuerySet:
+    for condition in conditions:
+        rows = rows.exclude(condition)
+    return rows
 
 
 def _segments(declaration: Declaration) -> list[_Segment]:
@@ -575,8 +568,8 @@ def purge_send_inactivity_notices(
             rows = _due_rows(declaration, segment, soon)
             if now is not None:
                 rows = rows.exclude(pk__in=_due_rows(declaration, segment, now).values("pk"))
-            for _reason, condition in _holds(declaration, as_of=as_of):
-                rows = rows.exclude(condition)
+            for _reason, conditions in _holds(declaration, as_of=as_of):
+                rows = _without(rows, conditions)
             fields = [emails[0], *segment.rule.anchor]
             if language_field:
                 fields.append(language_field)
