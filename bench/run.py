@@ -17,6 +17,9 @@ What it does, in order (everything on 127.0.0.1, every loop bounded, about 2 min
 9. (before the servers start) the retention purge (bench/purge.py): BENCH_PURGE_ROWS expired
    orders with their tickets (default 200,000; the issue's size is 1,000,000), the nightly
    purge in a child process: purge_rows_per_s, purge_peak_rss_mb.
+10. (before the servers start) the access bundle (bench/export.py): one person with 1,000
+   orders (two tickets each) among 200,000 other orders; the median time of their access
+   bundle rendered to JSON, in-process: access_export_ms.
 Processes are stopped and the database dropped in `finally`, whatever happened.
 
 Progress and a summary against the targets go to stderr; stdout has only the metrics.
@@ -73,10 +76,11 @@ TARGETS = {
     "card_scan_visits_extra": ("==", 0),
     "purge_rows_per_s": (">=", 50_000),
     "purge_peak_rss_mb": ("<=", 300),
+    "access_export_ms": ("<=", 200),
 }
 
-# For working on one part: BENCH_ONLY=pdf,api,day,card,purge (default: all of them).
-PHASES = set(os.environ.get("BENCH_ONLY", "pdf,api,day,card,purge").split(","))
+# For working on one part: BENCH_ONLY=pdf,api,day,card,purge,export (default: all of them).
+PHASES = set(os.environ.get("BENCH_ONLY", "pdf,api,day,card,purge,export").split(","))
 
 metrics: dict[str, float] = {}
 
@@ -251,6 +255,18 @@ def main() -> int:
             log(f"purge: {result}")
             emit("purge_rows_per_s", result["purge_rows_per_s"], "rows/s")
             emit("purge_peak_rss_mb", result["purge_peak_rss_mb"], "MB")
+        if "export" in PHASES:
+            import export
+
+            log(
+                f"access bundle: seeding one person with {export.ORDERS} orders among "
+                f"{export.OTHER_ORDERS} others"
+            )
+            seeded = json.loads(run([PYTHON, "bench/export.py", "seed"], env, capture=True))
+            log(f"seeded {seeded}; timing the access bundle in-process")
+            for line in run([PYTHON, "bench/export.py", "run"], env, capture=True).splitlines():
+                row = json.loads(line)
+                emit(row["metric"], row["value"], row["unit"])
         if not PHASES & {"api", "day", "card"}:
             return 0
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -309,6 +310,9 @@ class Order(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "hold_expires_at"]),
             models.Index(fields=["reseller", "created_at"]),
+            # A person's orders are found by address whatever its case (privacy access
+            # bundle, erasure, purge): email__iexact is UPPER("email") = UPPER(%s).
+            models.Index(Upper("email"), name="ticketing_order_email_upper"),
         ]
 
     def __str__(self) -> str:
