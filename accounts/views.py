@@ -33,9 +33,11 @@ from accounts.services.users import (
 from newsletter.models import NewsletterConsent
 from newsletter.selectors import consent_is_given, consents_for_email
 from newsletter.services import consent_record
+from privacy import consent as privacy_consent
 from ticketing import selectors as ticketing_selectors
 
 CARD_PAGE_PATH = "/account/card/"
+MARKETING = privacy_consent.Purpose.MARKETING
 ORDER_CODE = re.compile(r"[A-Z0-9]{1,12}")
 
 
@@ -185,7 +187,19 @@ def communication(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/communication.html",
-        {"form": form, "subscribed": subscribed, "history": consents_for_email(user.email)},
+        {
+            "form": form,
+            "subscribed": subscribed,
+            "history": consents_for_email(user.email),
+            # Marketing consent lives in the privacy ledger; its form posts there.
+            "marketing_given": (
+                given := privacy_consent.consent_is_given(purpose=MARKETING, user=user)
+            ),
+            "marketing_wording": privacy_consent.consent_wording(
+                purpose=MARKETING, given=not given
+            )[0],
+            "marketing_history": privacy_consent.consent_history(user=user, purpose=MARKETING),
+        },
     )
 
 

@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "museum.staff.StaffTwoFactorMiddleware",  # no admin for staff without TOTP
+    "privacy.middleware.TrackerScriptCSPMiddleware",  # after CSPMiddleware: runs before it
+    "privacy.middleware.PageViewMiddleware",  # first-party counts, no personal data
 ]
 
 ROOT_URLCONF = "museum.urls"
@@ -94,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "museum.context_processors.museum",
                 "accounts.context_processors.card_shop",
+                "privacy.consent.cookie_consent",
             ],
         },
     }

@@ -22,7 +22,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from privacy import admin_retention  # noqa: F401 - registers the retention admin
+from privacy import (
+    admin_consent,  # noqa: F401 - registers the trackers and visit statistics
+    admin_retention,  # noqa: F401 - registers the retention admin
+)
 from privacy.access_log import AccessLogMixin
 from privacy.erasure import erasure_preview, erasure_run
 from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest

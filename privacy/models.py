@@ -212,3 +212,90 @@ class ProcessingRestriction(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.email}"
+
+
+class ConsentRecord(models.Model):
+    """One act of giving or withdrawing a consent (other than the newsletter's), as shown.
+
+    Rows are never changed: the current choice is the latest row for the person (e-mail or
+    account) or the browser (``consent_id``, the random first-party cookie of the cookie
+    banner) and the purpose. Written only by ``privacy.consent``.
+    """
+
+    class Purpose(models.TextChoices):
+        MARKETING = "marketing", _("offers and invitations by e-mail")
+        COOKIES_ANALYTICS = "cookies_analytics", _("analytics cookies")
+        COOKIES_MARKETING = "cookies_marketing", _("marketing cookies")
+
+    class Channel(models.TextChoices):
+        WEB_FORM = "web_form", _("web form")
+        ACCOUNT = "account", _("account page")
+        COOKIE_BANNER = "cookie_banner", _("cookie banner")
+        DESK = "desk", _("front desk")
+
+    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    consent_id = models.CharField(_("browser consent id"), max_length=64, blank=True, db_index=True)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
+    given = models.BooleanField(_("given"), help_text=_("False records a withdrawal."))
+    wording = models.TextField(_("wording shown"))
+    wording_version = models.CharField(_("wording version"), max_length=20)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["-recorded_at", "-pk"]
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {'+' if self.given else '-'} {self.recorded_at:%Y-%m-%d}"
+
+
+class TrackerSetting(TimeStampedModel):
+    """A third-party script a manager chose to use; it runs only for visitors who opted in."""
+
+    class Purpose(models.TextChoices):
+        ANALYTICS = "analytics", _("analytics")
+        MARKETING = "marketing", _("marketing")
+
+    name = models.CharField(_("name"), max_length=100)
+    script_url = models.URLField(
+        _("script URL"), help_text=_("Loaded only after the visitor accepted; must use https.")
+    )
+    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
+    is_active = models.BooleanField(_("active"), default=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("third-party tracker")
+        verbose_name_plural = _("third-party trackers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PageViewDay(models.Model):
+    """How many times a page was shown on a day; no visitor, address or browser is kept.
+
+    ``path`` is normalised: no query string, and every part of the URL that identifies
+    something (an id, a token, a code) is replaced by ``*``.
+    """
+
+    path = models.CharField(_("page"), max_length=200)
+    day = models.DateField(_("day"))
+    count = models.PositiveIntegerField(_("views"), default=0)
+
+    class Meta:
+        ordering = ["-day", "path"]
+        verbose_name = _("page views per day")
+        verbose_name_plural = _("page views per day")
+        constraints = [
+            models.UniqueConstraint(fields=["path", "day"], name="pageviewday_unique_path_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.path}: {self.count}"

@@ -14,12 +14,15 @@ from django.utils.translation import gettext_lazy as _
 
 from privacy import purposes
 from privacy.models import (
+    ConsentRecord,
     ErasureRecord,
+    PageViewDay,
     ProcessingRestriction,
     PurgeRun,
     RetentionSetting,
     SubjectRequest,
     SubjectRequestEvent,
+    TrackerSetting,
 )
 from privacy.registry import (
     Category,
@@ -27,6 +30,7 @@ from privacy.registry import (
     Erasure,
     LegalBasis,
     PersonLink,
+    Purpose,
     Retention,
     not_personal,
     register,
@@ -143,5 +147,60 @@ not_personal(
     reason=_(
         "Which rows were erased, by declaration and primary key; the person appears only as "
         "a keyed hash"
+    ),
+)
+
+MARKETING_AND_COOKIES = Purpose(
+    code="marketing_cookies",
+    title=_("Offers by e-mail and optional cookies, with your consent"),
+    description=_(
+        "To send you offers and invitations to events if you asked for them, to use the "
+        "optional cookies of the providers you accepted, and to keep the proof of each "
+        "consent and of its withdrawal. You can withdraw as easily as you gave: on your "
+        "account page, or under Cookie settings at the bottom of every page."
+    ),
+    position=55,
+)
+
+register(
+    ConsentRecord,
+    fields=[
+        "email",
+        "user",
+        "consent_id",
+        "purpose",
+        "given",
+        "wording",
+        "wording_version",
+        "language",
+        "channel",
+        "recorded_at",
+    ],
+    link=PersonLink(email="email", user="user"),
+    category=[Category.CONTACT, Category.PREFERENCES, Category.CONSENT],
+    subjects=[DataSubject.ACCOUNT_HOLDERS, DataSubject.WEBSITE_USERS],
+    purpose=MARKETING_AND_COOKIES,
+    legal_basis=LegalBasis.CONSENT,
+    recipients=[purposes.HOSTING],
+    retention=Retention.years_after_year_end(5, of="recorded_at"),
+    erasure=Erasure.anonymise(
+        {"email": "", "user": None, "consent_id": ""},
+        keeps=_("The wording, date and channel of each consent stay, without who gave it"),
+        effects=[_("No offers are sent to you any more; optional cookies are asked again")],
+    ),
+)
+
+not_personal(
+    TrackerSetting,
+    ["name", "script_url", "purpose", "is_active"],
+    reason=_("Which third-party scripts the museum configured; no data about people"),
+)
+
+not_personal(
+    PageViewDay,
+    ["path", "day", "count"],
+    reason=_(
+        "Counts of views per page and day; identifiers in addresses are replaced by * and "
+        "no IP address, browser or account is stored"
     ),
 )

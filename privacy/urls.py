@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy import request_views, views
+from privacy import consent_views, request_views, views
 
 app_name = "privacy"
 
@@ -18,4 +18,6 @@ urlpatterns = [
     ),
     path("request/confirm/<str:token>/", request_views.request_verify_view, name="request_verify"),
     path("download/<str:token>/", request_views.download, name="download"),
+    path("cookies/", consent_views.cookie_settings, name="cookies"),
+    path("marketing/", consent_views.marketing_consent, name="marketing_consent"),
 ]

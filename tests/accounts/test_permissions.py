@@ -35,6 +35,7 @@ from privacy.models import (
     PurgeRun,
     RetentionSetting,
     SubjectRequest,
+    TrackerSetting,
 )
 from tests.staff import staff_user
 from tests.ticketing.factories import (
@@ -84,6 +85,7 @@ MODELS: dict[str, tuple[set[str] | frozenset[str], set[str] | frozenset[str]]] =
     "privacy.purgerun": ({MANAGER, DPO}, NOBODY),
     "privacy.processingrestriction": ({DPO}, NOBODY),
     "privacy.erasurerecord": ({DPO}, NOBODY),
+    "privacy.trackersetting": ({MANAGER}, {MANAGER}),
     # Not for any group: allauth's and Django's own records, for superusers only.
     "account.emailaddress": (NOBODY, NOBODY),
     "mfa.authenticator": (NOBODY, NOBODY),
@@ -97,6 +99,7 @@ PAGES: dict[str, set[str]] = {
     "admin:ticketing_order_sell": {DESK, MANAGER, BOOKING},
     "admin:ticketing_payment_sales": {MANAGER},
     "ticketing:check_in": {DESK, MANAGER, GUARD},
+    "admin:privacy_visit_statistics": {MANAGER},
 }
 
 # The museum card's own admin pages: (url name, takes the card, groups that may open them)
@@ -208,6 +211,9 @@ def one_of_each():
         ).pk,
         "privacy.purgerun": PurgeRun.objects.create(
             started_at=timezone.now(), as_of=timezone.now()
+        ).pk,
+        "privacy.trackersetting": TrackerSetting.objects.create(
+            name="Stats", script_url="https://stats.example.net/t.js", purpose="analytics"
         ).pk,
     }
 

@@ -19,6 +19,7 @@ from accounts.services.staff import SIGN_IN, staff_sign_in_record
 from accounts.services.users import closure_request_open
 from museum.models import OutboxEmail
 from newsletter.services import consent_record
+from privacy.consent import consent_give
 from privacy.models import (
     ProcessingRestriction,
     PurgeRun,
@@ -131,6 +132,7 @@ def spread(client, django_capture_on_commit_callbacks):
             gift=CardGift(recipient_email="grace@example.org", greeting="Happy birthday!"),
         )
         consent_record(email=ADA, name="Ada", language="en", given=True, source="checkout")
+        consent_give(purpose="marketing", channel="account", language="en", user=ada)
         closure_request_open(user=ada, reason="Moving abroad")
         EmailConfirmation.create(EmailAddress.objects.get(user=ada))
         totp_activate(ada)
