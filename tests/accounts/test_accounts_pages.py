@@ -326,9 +326,10 @@ def test_data_download_holds_only_my_own_data(client, ada):
     assert "bob@example.org" not in body and "Bob" not in body
 
 
-def test_the_page_says_the_full_export_comes_with_the_privacy_page(client, ada):
+def test_the_page_leads_to_the_full_copy_on_the_privacy_request_page(client, ada):
     html = client.get(HOME).content.decode()
-    assert "A complete export of everything the museum holds about you" in html
+    assert "For a complete copy of everything the museum holds about you" in html
+    assert f'href="{reverse("privacy:request")}"' in html
 
 
 # --- delete my account -----------------------------------------------------------------
