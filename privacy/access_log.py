@@ -94,7 +94,7 @@ def access_record_listed(
     persons = sorted({key for key in map(person_key, emails) if key})
     return audit_record(
         action=LISTED,
-        subject=SimpleNamespace(_meta=model._meta, pk=""),
+        subject=SimpleNamespace(_meta=model._meta, pk=""),  # type: ignore[arg-type]
         actor=request.user,
         data={"model": label, "rows": len(emails), "persons": persons},
     )

@@ -69,7 +69,7 @@ class SubjectRequestAdmin(AccessLogMixin, admin.ModelAdmin):
         "closed_at",
         "outcome",
     ]
-    fields = readonly_fields
+    fields = readonly_fields  # type: ignore[assignment]
     change_form_template = "admin/privacy/subjectrequest/change_form.html"
 
     def get_queryset(self, request: HttpRequest):
@@ -164,13 +164,13 @@ class SubjectRequestAdmin(AccessLogMixin, admin.ModelAdmin):
             elif action == "note":
                 if not request.user.has_perm("privacy.add_subjectrequestevent"):
                     raise PermissionDenied
-                form = NoteForm(request.POST)
+                form = NoteForm(request.POST)  # type: ignore[assignment]
                 if not form.is_valid():
                     raise SubjectRequestError(_("Write the note first."))
                 request_note(request=obj, note=form.cleaned_data["note"], actor=actor)
                 done = _("The note is added to the trail.")
             elif action == "extend":
-                form = ExtendForm(request.POST)
+                form = ExtendForm(request.POST)  # type: ignore[assignment]
                 if not form.is_valid():
                     raise SubjectRequestError(
                         _("Give the new deadline and the reason for the extension.")
@@ -189,7 +189,7 @@ class SubjectRequestAdmin(AccessLogMixin, admin.ModelAdmin):
                 request_apply_restriction(request=obj, actor=actor)
                 done = _("Applied; the person is told.")
             elif action == "close":
-                form = CloseForm(request.POST)
+                form = CloseForm(request.POST)  # type: ignore[assignment]
                 if not form.is_valid():
                     raise SubjectRequestError(_("Write the answer given to the person."))
                 request_close(
@@ -260,7 +260,7 @@ class ProcessingRestrictionAdmin(_ReadOnlyAdmin):
     list_filter = ["kind", ("lifted_at", admin.EmptyFieldListFilter)]
     search_fields = ["email"]
     readonly_fields = ["kind", "email", "user", "request", "created_at", "lifted_at"]
-    fields = readonly_fields
+    fields = readonly_fields  # type: ignore[assignment]
 
 
 @admin.register(ErasureRecord)
@@ -270,4 +270,4 @@ class ErasureRecordAdmin(_ReadOnlyAdmin):
     list_display = ["performed_at", "request_public_id", "subject_digest", "replayed_at"]
     search_fields = ["subject_digest", "request_public_id"]
     readonly_fields = ["performed_at", "request_public_id", "subject_digest", "plan", "replayed_at"]
-    fields = readonly_fields
+    fields = readonly_fields  # type: ignore[assignment]

@@ -67,7 +67,8 @@ class RunForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["only_rule"].choices = [("", _("every rule")), *rule_choices()]
+        choices = [("", _("every rule")), *rule_choices()]
+        self.fields["only_rule"].choices = choices  # type: ignore[attr-defined]
 
 
 @admin.register(PurgeRun)
@@ -89,7 +90,7 @@ class PurgeRunAdmin(admin.ModelAdmin):
         "error",
         "report_table",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
     def has_add_permission(self, request) -> bool:
         return False

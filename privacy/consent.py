@@ -31,7 +31,7 @@ COOKIE_NAME = "museum_consent"
 COOKIE_MAX_AGE = 180 * 24 * 3600  # ask again after six months
 CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 
-TRACKER_PURPOSE = {
+TRACKER_PURPOSE: dict[str, str] = {
     TrackerSetting.Purpose.ANALYTICS: Purpose.COOKIES_ANALYTICS,
     TrackerSetting.Purpose.MARKETING: Purpose.COOKIES_MARKETING,
 }

@@ -372,7 +372,9 @@ def _is_datetime(model: type[models.Model], path: str) -> bool:
     current = model
     parts = path.split("__")
     for part in parts[:-1]:
-        current = current._meta.get_field(part).related_model
+        related = current._meta.get_field(part).related_model
+        assert related is not None and not isinstance(related, str)
+        current = related
     return isinstance(current._meta.get_field(parts[-1]), models.DateTimeField)
 
 

@@ -237,7 +237,8 @@ def request_extend(
     with transaction.atomic():
         request = _locked(request)
         _require_open(request)
-        if until <= request_deadline(request):
+        current = request_deadline(request)
+        if current is not None and until <= current:
             raise SubjectRequestError(_("The new deadline must be after the current one."))
         if until > request.due_on + LONGEST_EXTENSION:
             raise SubjectRequestError(
@@ -328,7 +329,7 @@ def request_apply_restriction(
     DONE, an "applied" event, a confirmation e-mail.
     Raises: SubjectRequestError for other kinds of request or a request not open.
     """
-    kinds = {
+    kinds: dict[str, str] = {
         SubjectRequest.Kind.RESTRICTION: ProcessingRestriction.Kind.RESTRICTION,
         SubjectRequest.Kind.OBJECTION: ProcessingRestriction.Kind.MARKETING_OBJECTION,
     }

@@ -35,7 +35,7 @@ def path_normalise(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     route = getattr(match, "route", "") or ""
     if route and not route.startswith("^") and "(?P" not in route:
-        kwargs = match.kwargs
+        kwargs = match.kwargs if match is not None else {}
 
         def replace(parameter: re.Match) -> str:
             key = (parameter["converter"] or "str", parameter["name"])
