@@ -110,6 +110,7 @@ def bench_env() -> dict[str, str]:
             # What MUSEUM_PRODUCTION=true sets by default; the bench runs without it, which
             # would need collected static files in the work tree.
             "TICKETING_DAY_PAGE_CACHE_SECONDS": os.environ.get("BENCH_DAY_PAGE_CACHE_SECONDS", "3"),
+            "PRIVACY_PAGE_VIEWS_BUFFERED": "true",  # as in production with Redis
             "LOG_LEVEL": "WARNING",
             "MUSEUM_SITE_URL": "http://127.0.0.1",
             # The reseller throttle (6000/min by default) would cap one reseller at 100

@@ -145,6 +145,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ticketing.tasks.release_expired_holds",
         "schedule": timedelta(minutes=1),
     },
+    "flush-page-views": {
+        "task": "privacy.tasks.flush_page_views",
+        "schedule": timedelta(minutes=1),
+    },
     "purge-idempotency-keys": {
         "task": "ticketing.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=40, hour=3),
@@ -362,6 +366,12 @@ CONTENT_SECURITY_POLICY = {
 PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="")
 PRIVACY_SUPERVISORY_AUTHORITY = env.str("PRIVACY_SUPERVISORY_AUTHORITY", default="")
 PRIVACY_INACTIVITY_NOTICE_DAYS = env.int("PRIVACY_INACTIVITY_NOTICE_DAYS", default=30)
+# Page-view statistics counted in Redis and written every minute (no write per page view).
+PRIVACY_PAGE_VIEWS_BUFFERED = env.bool(
+    "PRIVACY_PAGE_VIEWS_BUFFERED", default=PRODUCTION and bool(REDIS_URL)
+)
+if PRIVACY_PAGE_VIEWS_BUFFERED and not REDIS_URL:
+    raise ImproperlyConfigured("PRIVACY_PAGE_VIEWS_BUFFERED needs REDIS_URL.")
 
 RATE_LIMITS = {
     "checkout": env.str("RATE_LIMIT_CHECKOUT", default="30/10m"),

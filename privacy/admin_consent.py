@@ -16,6 +16,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from privacy.consent import active_trackers_forget
 from privacy.models import TrackerSetting
 from privacy.stats import page_views_table
 
@@ -45,6 +46,18 @@ class TrackerSettingAdmin(admin.ModelAdmin):
     form = TrackerSettingForm
     list_display = ["name", "purpose", "script_url", "is_active", "updated_at"]
     list_filter = ["is_active", "purpose"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        active_trackers_forget()  # pages show the change at once, not after a minute
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        active_trackers_forget()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        active_trackers_forget()
 
     def get_urls(self):
         statistics = path(

@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -238,6 +239,28 @@ class CookieState:
         return ", ".join(t.name for t in self.trackers if TRACKER_PURPOSE[t.purpose] == purpose)
 
 
+ACTIVE_TRACKERS_KEY = "privacy:active-trackers"
+ACTIVE_TRACKERS_SECONDS = 60
+
+
+def active_trackers() -> list[TrackerSetting]:
+    """The configured third-party trackers that are switched on.
+
+    Asked on every page, so kept in the cache for a minute (no query on most pages); the
+    tracker admin forgets it whenever a tracker is saved or deleted.
+    """
+    trackers = cache.get(ACTIVE_TRACKERS_KEY)
+    if trackers is None:
+        trackers = list(TrackerSetting.objects.filter(is_active=True))
+        cache.set(ACTIVE_TRACKERS_KEY, trackers, ACTIVE_TRACKERS_SECONDS)
+    return list(trackers)
+
+
+def active_trackers_forget() -> None:
+    """Drop the cached tracker list (after a change in the admin)."""
+    cache.delete(ACTIVE_TRACKERS_KEY)
+
+
 def cookie_state(request: HttpRequest) -> CookieState:
     """The active trackers and this browser's latest choices (computed once per request).
 
@@ -247,7 +270,7 @@ def cookie_state(request: HttpRequest) -> CookieState:
     cached = getattr(request, "_privacy_cookie_state", None)
     if cached is not None:
         return cached
-    state = CookieState(trackers=list(TrackerSetting.objects.filter(is_active=True)))
+    state = CookieState(trackers=active_trackers())
     consent_id = consent_id_from(request)
     if state.trackers and consent_id:
         for record in ConsentRecord.objects.filter(

@@ -11,7 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -49,19 +50,65 @@ def path_normalise(request: HttpRequest) -> str:
     return path[:PATH_MAX]
 
 
-def page_view_count(*, path: str, day: dt.date | None = None) -> None:
-    """Add one view of ``path`` on ``day`` (today, local time).
+def _buffer_prefix() -> str:
+    return f"{settings.CACHES['default'].get('KEY_PREFIX', 'museum')}:pageviews:"
 
-    Side effects: one INSERT … ON CONFLICT DO UPDATE on PageViewDay (a single query,
-    safe under concurrent requests).
-    """
+
+def _upsert(path: str, day: dt.date, count: int) -> None:
     table = PageViewDay._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (path, day, count) VALUES (%s, %s, 1) "  # noqa: S608
-            f"ON CONFLICT (path, day) DO UPDATE SET count = {table}.count + 1",
-            [path[:PATH_MAX], day or timezone.localdate()],
+            f"INSERT INTO {table} (path, day, count) VALUES (%s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT (path, day) DO UPDATE SET count = {table}.count + EXCLUDED.count",
+            [path[:PATH_MAX], day, count],
         )
+
+
+def page_view_count(*, path: str, day: dt.date | None = None) -> None:
+    """Add one view of ``path`` on ``day`` (today, local time).
+
+    With PRIVACY_PAGE_VIEWS_BUFFERED (production with Redis) the view is one HINCRBY in
+    Redis, written to the database by ``page_views_flush`` every minute, so a busy page
+    costs no database write; otherwise one INSERT … ON CONFLICT DO UPDATE on PageViewDay.
+    """
+    day = day or timezone.localdate()
+    if settings.PRIVACY_PAGE_VIEWS_BUFFERED:
+        from django_redis import get_redis_connection
+
+        get_redis_connection("default").hincrby(_buffer_prefix() + day.isoformat(), path[:PATH_MAX])
+        return
+    _upsert(path, day, 1)
+
+
+def page_views_flush() -> int:
+    """Move the page views counted in Redis into PageViewDay; returns the rows written.
+
+    Each day's counter is renamed before it is read, so views counted meanwhile go to a
+    fresh counter and none is counted twice. Side effects: PageViewDay upserts.
+    """
+    if not settings.PRIVACY_PAGE_VIEWS_BUFFERED:
+        return 0
+    from django_redis import get_redis_connection
+    from redis.exceptions import ResponseError
+
+    redis = get_redis_connection("default")
+    prefix = _buffer_prefix()
+    written = 0
+    for key in list(redis.scan_iter(match=prefix + "*")):
+        name = key.decode() if isinstance(key, bytes) else key
+        day = dt.date.fromisoformat(name[len(prefix) :])
+        taken = f"{prefix[:-1]}-flushing:{day.isoformat()}:{timezone.now().timestamp()}"
+        try:
+            redis.rename(name, taken)
+        except ResponseError:  # another flush took it first
+            continue
+        counts = redis.hgetall(taken)
+        with transaction.atomic():
+            for path, count in counts.items():
+                _upsert(path.decode() if isinstance(path, bytes) else path, day, int(count))
+        redis.delete(taken)
+        written += len(counts)
+    return written
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,11 @@ def nightly_purge(
     if not dry_run and not only_rule and notice_days:
         purge.purge_send_inactivity_notices(as_of=run.as_of, notice_days=notice_days)
     return run.pk
+
+
+@shared_task
+def flush_page_views() -> int:
+    """Write the page views counted in Redis to the statistics table."""
+    from privacy.stats import page_views_flush
+
+    return page_views_flush()

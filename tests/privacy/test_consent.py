@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from privacy.consent import (
@@ -14,12 +16,14 @@ from privacy.consent import (
     Channel,
     ConsentError,
     Purpose,
+    active_trackers_forget,
     consent_give,
     consent_is_given,
     consent_withdraw,
 )
 from privacy.models import ConsentRecord, TrackerSetting
 from tests.accounts.factories import UserFactory
+from tests.staff import staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +41,9 @@ def _tracker(**kwargs) -> TrackerSetting:
         "purpose": TrackerSetting.Purpose.ANALYTICS,
         "is_active": True,
     }
-    return TrackerSetting.objects.create(**values | kwargs)
+    tracker = TrackerSetting.objects.create(**values | kwargs)
+    active_trackers_forget()  # as the tracker admin does when a manager saves one
+    return tracker
 
 
 # --- ledger -----------------------------------------------------------------------------
@@ -274,3 +280,21 @@ def test_a_manager_configures_a_tracker_only_over_https():
     assert saved.status_code == 302
     assert TrackerSetting.objects.get().script_url == TRACKER_URL
     assert 'class="cookie-banner"' in Client().get(HOME).content.decode()
+
+
+def test_a_tracker_saved_in_the_admin_shows_at_once_and_pages_do_not_query_trackers(client):
+    # given a page already seen (the tracker list is cached) and a manager
+    manager = staff_user("manager@example.org", "Manager")
+    client.get(HOME)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(HOME)
+    assert not [q for q in queries.captured_queries if "privacy_trackersetting" in q["sql"]]
+    # when the manager adds a tracker in the admin
+    client.force_login(manager)
+    client.post(
+        reverse("admin:privacy_trackersetting_add"),
+        {"name": "Stats", "script_url": TRACKER_URL, "purpose": "analytics", "is_active": "on"},
+    )
+    client.logout()
+    # then the next page already asks for consent
+    assert 'class="cookie-banner"' in client.get(HOME).content.decode()

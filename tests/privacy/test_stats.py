@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from privacy.models import PageViewDay
 from privacy.stats import page_view_count, page_views_table
@@ -149,3 +150,22 @@ def test_the_statistics_page_runs_the_same_queries_for_1_or_50_pages():
         response = client.get(STATISTICS)
     assert response.content.decode().count('<th scope="row">/page-') == 50
     assert len(many) == len(one)
+
+
+def test_buffered_views_cost_no_database_write_and_are_flushed_once(client, settings):
+    # given production-like buffering of page views in Redis
+    from privacy.stats import page_views_flush
+    from privacy.tasks import flush_page_views
+
+    settings.PRIVACY_PAGE_VIEWS_BUFFERED = True
+    page_views_flush()  # nothing left over from another test
+    # when the home page is viewed three times
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            client.get(HOME)
+    # then no view wrote to the database, and one flush (run twice) stores them once
+    assert not [q for q in queries.captured_queries if "privacy_pageviewday" in q["sql"]]
+    assert PageViewDay.objects.count() == 0
+    assert flush_page_views() == 1
+    assert flush_page_views() == 0
+    assert _counts() == {("/", timezone.localdate()): 3}
