@@ -1,4 +1,4 @@
-"""The record of processing activities (Art. 30 GDPR) as a PDF, from the declarations."""
+"""The privacy notice and the record of processing (Art. 30 GDPR) as PDFs, from the declarations."""
 
 from __future__ import annotations
 
@@ -30,4 +30,26 @@ def record_pdf(*, language: str, now: dt.datetime | None = None) -> bytes:
 
     with translation.override(language):
         html = render_to_string("privacy/pdf/record.html", record_context(now=now))
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(font_config=_font_config())
+
+
+def notice_context() -> dict:
+    """What the public notice says, in the active language: one section per purpose."""
+    from privacy.selectors import supervisory_authority
+
+    return {
+        "museum_name": settings.MUSEUM_NAME,
+        "sections": purpose_sections(),
+        "contact": privacy_contact(),
+        "authority": supervisory_authority(),
+        "request_url": settings.SITE_URL + "/privacy/request/",
+    }
+
+
+def notice_pdf(*, language: str) -> bytes:
+    """The public privacy notice as an A4 PDF in ``language``; no side effects."""
+    from weasyprint import HTML
+
+    with translation.override(language):
+        html = render_to_string("privacy/pdf/notice.html", notice_context())
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(font_config=_font_config())

@@ -6,6 +6,7 @@ app_name = "privacy"
 
 urlpatterns = [
     path("", views.notice, name="notice"),
+    path("notice.pdf", views.notice_pdf, name="notice_pdf"),
     path("record/", views.record, name="record"),
     path("record.pdf", views.record_pdf, name="record_pdf"),
     path("request/", request_views.request_form, name="request"),

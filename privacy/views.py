@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from museum.staff import StaffTwoFactorMiddleware
+from privacy.documents import notice_pdf as render_notice_pdf
 from privacy.documents import record_context
 from privacy.documents import record_pdf as render_record_pdf
 from privacy.selectors import privacy_contact, purpose_sections, supervisory_authority
@@ -93,4 +94,13 @@ def record_pdf(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     filename = f"record-of-processing-{timezone.localdate(now):%Y-%m-%d}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+def notice_pdf(request: HttpRequest) -> HttpResponse:
+    """The privacy notice as a PDF, in the reader's language (public, like the notice)."""
+    pdf = render_notice_pdf(language=translation.get_language() or settings.LANGUAGE_CODE)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="privacy-notice.pdf"'
     return response
