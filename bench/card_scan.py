@@ -65,7 +65,8 @@ def seed() -> dict:
     from django.contrib.auth.models import Group
 
     from accounts.models import CardProduct, MuseumCard, User
-    from accounts.services.cards import card_order_place, card_scan
+    from accounts.services.card_scans import card_scan
+    from accounts.services.cards import card_order_place
     from museum.models import Site
     from ticketing.models import Order
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.services.cards import (
+from accounts.services.card_scans import (
     CardScanResult,
     card_code_is_known,
     card_code_looks_like_a_card,

@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import MuseumCard
-from accounts.services.cards import CardError, _card_filter
+from accounts.services.card_scans import _card_filter
+from accounts.services.cards import CardError
 from museum.models import Site
 
 

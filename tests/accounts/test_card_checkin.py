@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import CardVisit, MuseumCard
-from accounts.services.cards import CardScanResult, card_end, card_scan
+from accounts.services.card_scans import CardScanResult, card_scan
+from accounts.services.cards import card_end
 from tests.accounts.card_factories import at, desk_card
 from tests.staff import staff_user
 from tests.ticketing.factories import SiteFactory, TicketTypeFactory, TimeSlotFactory

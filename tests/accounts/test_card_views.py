@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from accounts.admin_cards import CardProductAdmin
 from accounts.models import CardProduct, CardPurchase, CardVisit, MuseumCard
-from accounts.services.cards import CardGift, card_end, card_order_place, card_scan
+from accounts.services.card_scans import card_scan
+from accounts.services.cards import CardGift, card_end, card_order_place
 from museum.models import AuditEvent, OutboxEmail
 from tests.accounts.card_factories import CardProductFactory, at, desk_card
 from tests.accounts.factories import UserFactory

@@ -18,16 +18,15 @@ from django.utils import timezone
 from accounts.documents import card_pdf, settlement_csv, settlement_pdf
 from accounts.models import CardPurchase, CardVisit, MuseumCard
 from accounts.selectors import card_settlement
+from accounts.services.card_scans import CardScanResult, card_scan
 from accounts.services.cards import (
     CardError,
     CardGift,
-    CardScanResult,
     card_end,
     card_gift_claim,
     card_gifts_send_due,
     card_order_place,
     card_purchases_apply,
-    card_scan,
     validity_end,
 )
 from accounts.tasks import send_due_gift_cards

@@ -98,7 +98,7 @@ def ticket_check_in(
 
 def _card_admits(ticket: Ticket, gate: str, actor, now: dt.datetime) -> bool:
     """Scan the booking's museum card at the slot's site: starts it, records the visit."""
-    from accounts.services.cards import CardScanResult, card_scan
+    from accounts.services.card_scans import CardScanResult, card_scan
 
     card = ticket.museum_card
     assert card is not None  # only called for a card holder's ticket

@@ -1,0 +1,184 @@
+"""The museum card at the entrance: telling card codes from tickets and scanning cards.
+
+Validity starts at the card's first scan at a site that allows it: ``months_pending``
+months from that day. Every admitted scan writes exactly one ``CardVisit``, the basis of
+the network's settlement. A valid card costs one read and one insert; starting a card is
+one conditional UPDATE, retried on a changed row and finally under the row lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import CardVisit, MuseumCard
+from accounts.services.cards import validity_end
+from museum.audit import audit_record
+from museum.models import Site
+
+
+class CardScanResult(StrEnum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    NOT_ACTIVATED_BLOCKED = "not_activated_blocked"
+    ENDED = "ended"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CardScanOutcome:
+    result: CardScanResult
+    card: MuseumCard | None = None
+    visit: CardVisit | None = None
+    activated: bool = False
+
+
+# --- the entrance -------------------------------------------------------------------------
+
+
+def _clean_code(code: str) -> str:
+    # Scanners type the QR content and Enter; people type the number with spaces or dashes.
+    return "".join((code or "").split())[:64]
+
+
+# A card's QR secret is "C" + 27 URL-safe characters (accounts.models.cards.new_card_secret);
+# a ticket's is 27 characters: the two never look alike, nor does a 12-digit number.
+CARD_SECRET_LENGTH = 28
+
+
+def _card_filter(code: str) -> dict[str, str] | None:
+    cleaned = _clean_code(code)
+    digits = cleaned.replace("-", "")
+    if len(digits) == 12 and digits.isdigit():
+        return {"number": digits}
+    if cleaned.startswith("C") and len(cleaned) == CARD_SECRET_LENGTH:
+        return {"secret": cleaned}
+    return None
+
+
+def card_code_looks_like_a_card(code: str) -> bool:
+    """Whether ``code`` has the shape of a card's QR secret or number (never a ticket's)."""
+    return _card_filter(code) is not None
+
+
+def card_code_is_known(code: str) -> bool:
+    """Whether ``code`` is one of our cards' QR secret or number; no side effects."""
+    lookup = _card_filter(code)
+    return lookup is not None and MuseumCard.objects.filter(**lookup).exists()
+
+
+def card_scan(
+    *, code: str, site: Site, gate: str = "", actor=None, now: dt.datetime | None = None
+) -> CardScanOutcome:
+    """Admit a card holder at ``site``: VALID records one visit, anything else none.
+
+    ``code`` is the card's QR secret or its 12-digit number typed by hand. A card not yet
+    started begins its validity at this visit (``months_pending`` months from today) if
+    the site allows cards to start there, else NOT_ACTIVATED_BLOCKED. An unpaid card or an
+    unclaimed gift is UNKNOWN (it is no card yet).
+    A valid card costs one read and one insert (no lock: the entrance is the busiest
+    path). Starting a card is one conditional UPDATE on what was read, so of simultaneous
+    first scans exactly one starts it and the others, finding it changed, read it again
+    and are admitted on the validity it now has; each VALID scan writes its own visit.
+    Side effects: CardVisit row; on a first visit the card's validity and an audit event.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    lookup = _card_filter(code)
+    if lookup is None:
+        return CardScanOutcome(CardScanResult.UNKNOWN)
+    for attempt in range(3):
+        # Another scan, a renewal or an ending changed the card between our read and our
+        # update: read it again; the last try holds the row lock, so it cannot miss.
+        locked = attempt == 2
+        with transaction.atomic() if locked else contextlib.nullcontext():
+            outcome = _scan_once(lookup, site, gate, actor, now, today, locked=locked)
+        if outcome is not None:
+            return outcome
+    raise AssertionError("a locked card scan always decides")  # pragma: no cover
+
+
+def _scan_once(
+    lookup: dict[str, str],
+    site: Site,
+    gate: str,
+    actor,
+    now: dt.datetime,
+    today: dt.date,
+    *,
+    locked: bool,
+) -> CardScanOutcome | None:
+    """One read and decision; None when the card changed before it could be started."""
+    query = MuseumCard.objects.filter(**lookup)
+    card = (query.select_for_update() if locked else query).first()
+    if card is None or card.status in (
+        MuseumCard.Status.AWAITING_PAYMENT,
+        MuseumCard.Status.AWAITING_HOLDER,
+    ):
+        return CardScanOutcome(CardScanResult.UNKNOWN)
+    if card.status == MuseumCard.Status.ENDED:
+        return CardScanOutcome(CardScanResult.ENDED, card)
+    if card.is_valid_on(today):
+        return CardScanOutcome(CardScanResult.VALID, card, _visit(card, site, gate, actor, now))
+    if card.months_pending == 0:
+        return CardScanOutcome(CardScanResult.EXPIRED, card)
+    if not site.card_activation_allowed:
+        return CardScanOutcome(CardScanResult.NOT_ACTIVATED_BLOCKED, card)
+    with transaction.atomic():
+        if not _start(card, site=site, today=today, actor=actor, now=now):
+            return None
+        visit = _visit(card, site, gate, actor, now)
+    return CardScanOutcome(CardScanResult.VALID, card, visit, activated=True)
+
+
+def _visit(card: MuseumCard, site: Site, gate: str, actor, now: dt.datetime) -> CardVisit:
+    return CardVisit.objects.create(
+        card=card,
+        site=site,
+        visited_at=now,
+        gate=(gate or "")[:60],
+        checked_in_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def _start(card: MuseumCard, *, site: Site, today: dt.date, actor, now: dt.datetime) -> bool:
+    """Start the card's pending months today, if it is still as it was read."""
+    before = card.valid_until
+    valid_until = validity_end(starts_on=today, months=card.months_pending)
+    started = MuseumCard.objects.filter(
+        pk=card.pk,
+        status=card.status,
+        months_pending=card.months_pending,
+        valid_until=card.valid_until,
+    ).update(
+        status=MuseumCard.Status.ACTIVE,
+        valid_from=today,
+        valid_until=valid_until,
+        months_pending=0,
+        activated_at=card.activated_at or now,
+        updated_at=now,
+    )
+    if not started:
+        return False
+    card.status = MuseumCard.Status.ACTIVE
+    card.valid_from, card.valid_until = today, valid_until
+    card.months_pending = 0
+    card.activated_at = card.activated_at or now
+    audit_record(
+        action="card.activated",
+        subject=card,
+        actor=actor,
+        data={
+            "site": site.slug,
+            "valid_from": today.isoformat(),
+            "valid_until": valid_until.isoformat(),
+            "previous_valid_until": before.isoformat() if before else None,
+        },
+        now=now,
+    )
+    return True
