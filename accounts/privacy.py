@@ -31,7 +31,7 @@ from accounts.models import (
 )
 from newsletter.selectors import consents_for_email
 from privacy import purposes
-from privacy.registry import (
+from privacy.declarations import (
     Category,
     DataSubject,
     Erasure,
@@ -39,10 +39,8 @@ from privacy.registry import (
     Hold,
     LegalBasis,
     PersonLink,
-    Retention,
-    not_personal,
-    register,
 )
+from privacy.registry import Retention, not_personal, register
 from privacy.retention import EndAction
 from ticketing.models import Order, Ticket
 

@@ -175,7 +175,8 @@ def run() -> list[dict]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from privacy.registry import Person, registry
+    from privacy.declarations import Person
+    from privacy.registry import registry
     from privacy.selectors import person_rows
     from privacy.services import access_bundle
 

@@ -13,17 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from museum.models import AuditEvent, Closure, OutboxEmail, Site
 from privacy import purposes
-from privacy.registry import (
-    Category,
-    DataSubject,
-    Erasure,
-    GenericRef,
-    LegalBasis,
-    PersonLink,
-    Retention,
-    not_personal,
-    register,
-)
+from privacy.declarations import Category, DataSubject, Erasure, GenericRef, LegalBasis, PersonLink
+from privacy.registry import Retention, not_personal, register
 
 STAFF_SIGN_INS = Q(action__startswith="staff.")
 AUDIT_INTEREST = _(

@@ -12,15 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from newsletter.models import NewsletterConsent
 from privacy import purposes
-from privacy.registry import (
-    Category,
-    DataSubject,
-    Erasure,
-    LegalBasis,
-    PersonLink,
-    Retention,
-    register,
-)
+from privacy.declarations import Category, DataSubject, Erasure, LegalBasis, PersonLink
+from privacy.registry import Retention, register
 
 register(
     NewsletterConsent,

@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from privacy.declarations import ErasureKind
 from privacy.models import PurgeRun, RetentionSetting
 from privacy.purge import CLOCKLESS
-from privacy.registry import ErasureKind, registry
+from privacy.registry import registry
 
 
 def rule_choices() -> list[tuple[str, str]]:

@@ -25,15 +25,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from museum.emails import email_enqueue
+from privacy.declarations import Declaration, ErasureKind, Person
 from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest
-from privacy.registry import (
-    Declaration,
-    ErasureKind,
-    Person,
-    PrivacyRegistry,
-    import_hook,
-    registry,
-)
+from privacy.registry import PrivacyRegistry, import_hook, registry
 from privacy.requests import SubjectRequestError, _event, _locked, _require_open
 from privacy.selectors import person_rows
 

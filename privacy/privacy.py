@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from privacy import purposes
+from privacy.declarations import Category, DataSubject, Erasure, LegalBasis, PersonLink, Purpose
 from privacy.models import (
     ConsentRecord,
     ErasureRecord,
@@ -24,17 +25,7 @@ from privacy.models import (
     SubjectRequestEvent,
     TrackerSetting,
 )
-from privacy.registry import (
-    Category,
-    DataSubject,
-    Erasure,
-    LegalBasis,
-    PersonLink,
-    Purpose,
-    Retention,
-    not_personal,
-    register,
-)
+from privacy.registry import Retention, not_personal, register
 
 REQUESTS_KEPT = _(
     "Proof that the museum answered the request (GDPR accountability), until the period ends"

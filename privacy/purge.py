@@ -25,8 +25,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from privacy.declarations import Declaration, ErasureKind
 from privacy.models import PurgeRun, RetentionSetting, SubjectRequest
-from privacy.registry import Declaration, ErasureKind, registry
+from privacy.registry import registry
 from privacy.retention import RetentionKind, RetentionRule
 
 __all__ = ["PurgeError", "purge_run", "purge_send_inactivity_notices", "retention_cutoff"]

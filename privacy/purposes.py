@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from privacy.registry import Purpose, Recipient
+from privacy.declarations import Purpose, Recipient
 
 # --- purposes -----------------------------------------------------------------------------
 

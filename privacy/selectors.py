@@ -18,17 +18,16 @@ from django.db.models.functions import Cast
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
-from privacy.registry import (
+from privacy.declarations import (
     Category,
     DataSubject,
     Declaration,
     LegalBasis,
     Person,
-    PrivacyRegistry,
     Purpose,
     Recipient,
-    registry,
 )
+from privacy.registry import PrivacyRegistry, registry
 
 
 def person_q(

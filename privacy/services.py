@@ -13,7 +13,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from privacy.registry import Declaration, Person, PrivacyRegistry, registry
+from privacy.declarations import Declaration, Person
+from privacy.registry import PrivacyRegistry, registry
 from privacy.selectors import person_rows
 
 BUNDLE_FORMAT = 1

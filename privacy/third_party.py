@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from privacy import purposes
-from privacy.registry import (
+from privacy.declarations import (
     Category,
     DataSubject,
     Erasure,
@@ -30,10 +30,8 @@ from privacy.registry import (
     LegalBasis,
     Person,
     PersonLink,
-    Retention,
-    not_personal,
-    register,
 )
+from privacy.registry import Retention, not_personal, register
 
 # Never handed out: a session's proof of the password, which would let a copy sign in.
 SESSION_SECRETS = frozenset({"_auth_user_hash"})

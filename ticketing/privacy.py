@@ -14,7 +14,7 @@ from django.db.models.lookups import In
 from django.utils.translation import gettext_lazy as _
 
 from privacy import purposes
-from privacy.registry import (
+from privacy.declarations import (
     Category,
     DataSubject,
     Erasure,
@@ -23,10 +23,8 @@ from privacy.registry import (
     LegalBasis,
     Person,
     PersonLink,
-    Retention,
-    not_personal,
-    register,
 )
+from privacy.registry import Retention, not_personal, register
 from privacy.retention import EndAction
 from ticketing.models import (
     ApiIdempotencyKey,

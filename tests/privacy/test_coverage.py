@@ -16,18 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from privacy import purposes
 from privacy.coverage import base_field_name, is_suspect, undeclared_fields
-from privacy.registry import (
-    Category,
-    DataSubject,
-    Erasure,
-    Hold,
-    LegalBasis,
-    PersonLink,
-    PrivacyRegistry,
-    Retention,
-    RetentionRule,
-    registry,
-)
+from privacy.declarations import Category, DataSubject, Erasure, Hold, LegalBasis, PersonLink
+from privacy.registry import PrivacyRegistry, Retention, RetentionRule, registry
 from ticketing.models import Order
 
 

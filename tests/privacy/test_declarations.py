@@ -14,8 +14,7 @@ from accounts.models import CardVisit, MuseumCard, User
 from accounts.privacy import cards_end_on_erasure
 from museum.models import AuditEvent
 from privacy import purposes
-from privacy.registry import (
-    AlreadyRegistered,
+from privacy.declarations import (
     Category,
     DataSubject,
     Erasure,
@@ -24,10 +23,8 @@ from privacy.registry import (
     LegalBasis,
     Person,
     PersonLink,
-    PrivacyRegistry,
-    Retention,
-    registry,
 )
+from privacy.registry import AlreadyRegistered, PrivacyRegistry, Retention, registry
 from tests.accounts.card_factories import at, desk_card
 from tests.accounts.factories import UserFactory
 from tests.ticketing.factories import TicketTypeFactory, TimeSlotFactory
