@@ -192,6 +192,14 @@ class Reseller(TimeStampedModel):
     token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
     token_prefix = models.CharField(_("token starts with"), max_length=8, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
+    webhook_url = models.URLField(
+        _("webhook address"),
+        blank=True,
+        help_text=_("Optional: cancellations and refunds of its orders are POSTed here, signed."),
+    )
+    webhook_secret = models.CharField(
+        _("webhook signing secret"), max_length=64, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("reseller")

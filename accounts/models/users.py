@@ -60,6 +60,10 @@ class User(AbstractUser):
         help_text=_("Optional: used only for age-based prices and anonymous statistics."),
     )
 
+    # The last purchase, sign-in or newsletter opened (seed 003's "activity"): the
+    # inactivity retention rule counts from here, kept up to date by those services.
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []  # type: ignore[misc]
 
