@@ -165,6 +165,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.nightly_purge",
         "schedule": crontab(minute=30, hour=1),
     },
+    "refunds-apply-defaults": {
+        "task": "refunds.tasks.apply_default_choices",
+        "schedule": crontab(minute=20),
+    },
+    "refunds-resend-stale": {
+        "task": "refunds.tasks.resend_stale_refunds",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 # --- E-mail -----------------------------------------------------------------------------
@@ -239,6 +247,22 @@ TICKETING = {
     ),
     "CURRENCY": "EUR",
 }
+
+# --- Refunds ----------------------------------------------------------------------------
+REFUNDS = {
+    # A buyer may ask to cancel up to this many hours before the first ticket's slot.
+    "REQUEST_CUTOFF_HOURS": env.int("REFUNDS_REQUEST_CUTOFF_HOURS", default=48),
+    # A voucher given instead of money is valid this many months.
+    "VOUCHER_MONTHS": env.int("REFUNDS_VOUCHER_MONTHS", default=12),
+    # How far ahead a buyer whose visit was cancelled may move it.
+    "REBOOK_DAYS": env.int("REFUNDS_REBOOK_DAYS", default=90),
+}
+# Bank details are erased this many days after the transfer is confirmed.
+REFUNDS_BANK_DETAILS_MARGIN_DAYS = env.int("REFUNDS_BANK_DETAILS_MARGIN_DAYS", default=30)
+# The museum's account that bank refunds are paid from (the debtor of the SEPA file).
+REFUNDS_DEBTOR_NAME = env.str("REFUNDS_DEBTOR_NAME", default="Museum (demo account)")
+REFUNDS_DEBTOR_IBAN = env.str("REFUNDS_DEBTOR_IBAN", default="BE68539007547034")
+REFUNDS_DEBTOR_BIC = env.str("REFUNDS_DEBTOR_BIC", default="")
 
 # --- Auth -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

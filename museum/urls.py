@@ -14,7 +14,10 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),  # My account
     path("privacy/", include("privacy.urls")),
+    path("refunds/", include("refunds.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
+    # the mail provider's tracking webhooks (opens count as activity: newsletter.signals)
+    path("anymail/", include("anymail.urls")),
     path("api/", include("ticketing.api.urls")),
     path("", include("accounts.card_urls")),  # /card/... and /account/card/
     path("", include("ticketing.urls")),

@@ -202,6 +202,7 @@ class Refund(TimeStampedModel):
         STRIPE = "stripe", _("back to the card (Stripe)")
         DEMO = "demo", _("demo provider (no money moves)")
         BANK_TRANSFER = "bank", _("bank transfer")
+        CASH = "cash", _("cash at the desk")
         RESELLER = "reseller", _("credited to the reseller")
         NOTHING = "nothing", _("nothing to pay (free tickets)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,8 +45,22 @@ class PaymentProvider(Protocol):
     def parse_webhook(self, *, payload: bytes, headers: dict[str, str]) -> ProviderEvent:
         """Verify the signature and decode the event. Raises InvalidWebhook."""
 
-    def refund(self, *, payment: Payment, amount_cents: int, idempotency_key: str) -> str:
+    def refund(
+        self,
+        *,
+        payment: Payment,
+        amount_cents: int,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
         """Ask the provider to refund; returns the refund's reference. Raises PaymentError."""
+
+
+# Called with (provider_name, event) for every verified "refund.updated" event, inside
+# the webhook's transaction; each returns True if it knew the refund. The refunds app
+# registers itself here, so ticketing does not import it.
+RefundListener = Callable[[str, "ProviderEvent"], bool]
+refund_listeners: list[RefundListener] = []
 
 
 class InvalidWebhook(Exception):

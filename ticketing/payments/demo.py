@@ -48,5 +48,12 @@ class DemoProvider:
             currency=body["currency"],
         )
 
-    def refund(self, *, payment: Payment, amount_cents: int, idempotency_key: str) -> str:
+    def refund(
+        self,
+        *,
+        payment: Payment,
+        amount_cents: int,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
         return "demo_re_" + secrets.token_urlsafe(12)

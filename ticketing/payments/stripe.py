@@ -212,6 +212,23 @@ class StripeProvider:
                     "payment_status": obj.get("payment_status", ""),
                 },
             )
+        if raw_type in ("refund.created", "refund.updated", "refund.failed"):
+            # A refund's own life (the refunds app asked for it): pending, then succeeded,
+            # failed or canceled.
+            metadata = obj.get("metadata") or {}
+            return replace(
+                base,
+                event_type="refund.updated",
+                payment_intent=_id(obj.get("payment_intent")),
+                amount_cents=int(obj.get("amount") or 0),
+                currency=str(obj.get("currency") or ""),
+                extra={
+                    "refund": str(obj.get("id") or ""),
+                    "status": str(obj.get("status") or ""),
+                    "failure_reason": str(obj.get("failure_reason") or ""),
+                    "refund_public_id": str(metadata.get("refund") or ""),
+                },
+            )
         if raw_type == "charge.refunded":
             # Only a full refund ends the payment; a partial one is the refunds app's business.
             return replace(
@@ -224,7 +241,14 @@ class StripeProvider:
             )
         return base
 
-    def refund(self, *, payment: Payment, amount_cents: int, idempotency_key: str) -> str:
+    def refund(
+        self,
+        *,
+        payment: Payment,
+        amount_cents: int,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
         """Refund ``amount_cents`` of the payment's PaymentIntent; returns the refund id.
 
         Looks the PaymentIntent up on the Checkout Session when the payment does not know
@@ -248,6 +272,7 @@ class StripeProvider:
                     "metadata": {
                         "order_code": payment.order.code,
                         "checkout_session": payment.reference,
+                        **(metadata or {}),
                     },
                 },
                 options={"idempotency_key": idempotency_key},

@@ -33,6 +33,8 @@ class Outcome(StrEnum):
     # A refund about a payment we cannot match yet (its success has not arrived): kept,
     # and applied when the payment's success arrives, whatever the order of delivery.
     REFUND_DEFERRED = "refund_deferred"
+    # A refund made by the refunds app moved on (succeeded, failed): that app acted on it.
+    REFUND_UPDATED = "refund_updated"
 
 
 def payment_start(
@@ -117,6 +119,11 @@ def payment_event_handle(
 
 
 def _dispatch(provider_name: str, event: ProviderEvent, now: dt.datetime) -> Outcome:
+    if event.event_type == "refund.updated":
+        from ticketing.payments.base import refund_listeners
+
+        known = any(listener(provider_name, event) for listener in refund_listeners)
+        return Outcome.REFUND_UPDATED if known else Outcome.IGNORED
     if event.event_type == "ignored" or not event.reference and not event.payment_intent:
         return Outcome.IGNORED
     payment = _find_payment(provider_name, event)
