@@ -125,6 +125,8 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
             totals["orders"] += 1
             totals["amount_cents"] += entry["amount_cents"]
         channels[channel] += 1
+        if channel == Order.Channel.RESELLER:
+            continue  # the reseller is told, not its customers
         if entry["email"]:
             preview.emails += 1
         else:
