@@ -3,8 +3,9 @@
 allauth renders its own e-mail templates (``account/email/<name>_subject.txt`` and
 ``_message.txt``, the project may override them under templates/account/email/); this
 adapter renders them in the recipient's language and stores them in the outbox instead of
-sending them from the request. Its one signal receiver turns "this address is verified"
-into the one service call that attaches the guest orders of that address.
+sending them from the request. Its signal receivers turn "this address is verified" into
+the one service call that attaches the guest orders of that address, and "signed in" into
+the one that records the account's activity (seed 003's inactivity rule).
 """
 
 from __future__ import annotations
@@ -117,3 +118,12 @@ def email_confirmed_receiver(sender: Any, request: HttpRequest | None, email_add
     from accounts.services.users import guest_orders_attach
 
     guest_orders_attach(user=email_address.user, email=email_address.email)
+
+
+def user_logged_in_receiver(sender: Any, request: HttpRequest | None, user: Any, **kwargs):
+    """Django's ``user_logged_in`` (sent by allauth's sign-in, the admin's and
+    ``Client.login``): a sign-in is activity that keeps the account (seed 003)."""
+    from accounts.services.users import account_activity_record
+
+    if isinstance(user, User) and user.pk:
+        account_activity_record(user_id=user.pk)

@@ -5,7 +5,8 @@ their visits and purchases, gifts as their buyer wrote them, account closure req
 and the staff's card check-ins. Accounts are anonymised after seven years without
 activity (seed 003); cards follow the customer register's rule, five years after the end
 of the calendar year of the last transaction (seed 002), and erasing a card's holder ends
-the card (seed 001).
+the card (seed 001). An account's activity is its last purchase, sign-in or e-mail
+opened (``User.last_activity_at``, kept by accounts.services.users.account_activity_record).
 
 ``account_data_export`` is the account's own download (My account): only what the account
 holds. The complete copy across all apps is ``privacy.services.access_bundle``.
@@ -79,6 +80,7 @@ def account_data_export(*, user: User, now: dt.datetime | None = None) -> dict[s
             "preferred_language": user.preferred_language,
             "date_joined": _when(user.date_joined),
             "last_login": _when(user.last_login),
+            "last_activity_at": _when(user.last_activity_at),
         },
         "orders": [
             {
@@ -203,6 +205,7 @@ register(
         "is_active",
         "date_joined",
         "last_login",
+        "last_activity_at",
     ],
     link=PersonLink(user="pk", email="email"),
     category=[
@@ -216,7 +219,11 @@ register(
     purpose=purposes.ACCOUNTS,
     legal_basis=LegalBasis.CONTRACT,
     recipients=[purposes.HOSTING, purposes.MAIL_PROVIDER],
-    retention=Retention.inactivity_anonymise(7, activity=("last_login", "date_joined")),
+    # last_activity_at is the last purchase, sign-in or e-mail opened; last_login and
+    # date_joined still count for accounts from before it was recorded.
+    retention=Retention.inactivity_anonymise(
+        7, activity=("last_activity_at", "last_login", "date_joined")
+    ),
     erasure=Erasure.anonymise(
         {
             # The address is unique: a placeholder that can never receive mail.

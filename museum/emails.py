@@ -5,6 +5,11 @@ rendered in the recipient's language. Attachments are not stored: the outbox row
 reference (``{"kind": "ticketing.order_pdf", "ref": "<id>"}``) and the registered
 renderer builds the file when the message is sent, so the outbox never holds a copy of
 personal documents longer than the thing they belong to.
+
+Each e-mail has a purpose: ``TRANSACTIONAL`` (tickets, cards, answers to requests: the
+default) or ``MARKETING`` (newsletters, offers). A marketing e-mail to an address whose
+holder restricted processing or objected to marketing is not stored nor sent: the refusal
+is an audit event on the restriction, and the caller carries on as if it had been queued.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ AttachmentRenderer = Callable[[str], tuple[str, bytes, str]]
 _ATTACHMENT_RENDERERS: dict[str, AttachmentRenderer] = {}
 
 STALE_CLAIM = dt.timedelta(minutes=10)
+
+TRANSACTIONAL = "transactional"
+MARKETING = "marketing"
 
 
 def register_attachment(kind: str) -> Callable[[AttachmentRenderer], AttachmentRenderer]:
@@ -59,13 +67,21 @@ def email_enqueue(
     context: dict[str, Any],
     language: str,
     attachments: list[dict[str, str]] | None = None,
-) -> OutboxEmail:
+    purpose: str = TRANSACTIONAL,
+) -> OutboxEmail | None:
     """Store an e-mail in the outbox and send it from a task once the transaction commits.
 
     The same ``dedupe_key`` never produces a second e-mail: enqueuing it again returns the
-    stored row (use a new key, e.g. with a counter, for a deliberate resend).
-    Side effects: an OutboxEmail row; a Celery task queued after commit.
+    stored row (use a new key, e.g. with a counter, for a deliberate resend). A
+    ``MARKETING`` e-mail to a restricted or objecting address returns None and stores
+    nothing (privacy.selectors.restriction_for).
+    Side effects: an OutboxEmail row; a Celery task queued after commit; or, for a refused
+    marketing e-mail, an audit event "email.refused_restricted" on the restriction.
     """
+    if purpose != TRANSACTIONAL and _refused_for_restriction(
+        to=to, purpose=purpose, dedupe_key=dedupe_key, template=template
+    ):
+        return None
     existing = OutboxEmail.objects.filter(dedupe_key=dedupe_key).first()
     if existing is not None:
         return existing
@@ -87,6 +103,29 @@ def email_enqueue(
 
     transaction.on_commit(lambda: send_email.delay(email.pk))
     return email
+
+
+def _refused_for_restriction(*, to: str, purpose: str, dedupe_key: str, template: str) -> bool:
+    """True (after recording why) when the holder of ``to`` restricted this purpose."""
+    from museum.audit import audit_record
+    from privacy.selectors import restriction_for
+
+    restriction = restriction_for(email=to, purpose=purpose)
+    if restriction is None:
+        return False
+    # The address stays out of the log: the audit row points to the restriction instead.
+    logger.info("E-mail %s (%s) not queued: %s in force", dedupe_key, purpose, restriction.kind)
+    audit_record(
+        action="email.refused_restricted",
+        subject=restriction,
+        data={
+            "dedupe_key": dedupe_key,
+            "template": template,
+            "purpose": purpose,
+            "kind": restriction.kind,
+        },
+    )
+    return True
 
 
 def email_enqueue_rendered(

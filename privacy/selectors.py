@@ -223,17 +223,34 @@ def _unique(values) -> tuple:
     return tuple(seen)
 
 
+def restriction_for(*, email: str, purpose: str):
+    """The person's restriction in force for ``purpose`` (the oldest), or None.
+
+    A restriction of processing counts for every purpose; an objection to marketing only
+    when ``purpose`` is ``"marketing"`` (newsletters, offers). A lifted one no longer
+    counts. One query; no writes.
+    """
+    from privacy.models import ProcessingRestriction
+
+    address = (email or "").strip()
+    if not address:
+        return None
+    kinds = [ProcessingRestriction.Kind.RESTRICTION]
+    if purpose == "marketing":
+        kinds.append(ProcessingRestriction.Kind.MARKETING_OBJECTION)
+    return (
+        ProcessingRestriction.objects.filter(
+            email__iexact=address, kind__in=kinds, lifted_at__isnull=True
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
 def is_restricted(*, email: str, purpose: str) -> bool:
     """True when the person at ``email`` restricted processing, or objected to marketing
     and ``purpose`` is ``"marketing"`` (newsletters, offers); a lifted one no longer counts.
 
     Apps that send mail or process for marketing ask this first. One query.
     """
-    from privacy.models import ProcessingRestriction
-
-    kinds = [ProcessingRestriction.Kind.RESTRICTION]
-    if purpose == "marketing":
-        kinds.append(ProcessingRestriction.Kind.MARKETING_OBJECTION)
-    return ProcessingRestriction.objects.filter(
-        email__iexact=(email or "").strip(), kind__in=kinds, lifted_at__isnull=True
-    ).exists()
+    return restriction_for(email=email, purpose=purpose) is not None

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from museum.models import Site, TimeStampedModel
 
@@ -243,12 +244,12 @@ class Order(TimeStampedModel):
     """A purchase of tickets by one buyer, through one channel, paid once."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("awaiting payment")
-        PAID = "paid", _("paid")
-        EXPIRED = "expired", _("expired")
-        CANCELLED = "cancelled", _("cancelled")
-        REFUND_PENDING = "refund_pending", _("to be refunded")
-        REFUNDED = "refunded", _("refunded")
+        PENDING = "pending", pgettext_lazy("order status", "awaiting payment")
+        PAID = "paid", pgettext_lazy("order status", "paid")
+        EXPIRED = "expired", pgettext_lazy("order status", "expired")
+        CANCELLED = "cancelled", pgettext_lazy("order status", "cancelled")
+        REFUND_PENDING = "refund_pending", pgettext_lazy("order status", "to be refunded")
+        REFUNDED = "refunded", pgettext_lazy("order status", "refunded")
 
     class Channel(models.TextChoices):
         WEB = "web", _("web shop")
@@ -335,9 +336,9 @@ class Ticket(TimeStampedModel):
     """One admission into one time slot, with the secret printed in its QR code."""
 
     class Status(models.TextChoices):
-        RESERVED = "reserved", _("reserved")
-        VALID = "valid", _("valid")
-        CANCELLED = "cancelled", _("cancelled")
+        RESERVED = "reserved", pgettext_lazy("ticket status", "reserved")
+        VALID = "valid", pgettext_lazy("ticket status", "valid")
+        CANCELLED = "cancelled", pgettext_lazy("ticket status", "cancelled")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tickets")
@@ -388,11 +389,11 @@ class Payment(TimeStampedModel):
     """One attempt to pay an order through a provider, and what became of it."""
 
     class Status(models.TextChoices):
-        STARTED = "started", _("started")
-        SUCCEEDED = "succeeded", _("succeeded")
-        FAILED = "failed", _("failed")
-        REFUND_REQUESTED = "refund_requested", _("refund requested")
-        REFUNDED = "refunded", _("refunded")
+        STARTED = "started", pgettext_lazy("payment status", "started")
+        SUCCEEDED = "succeeded", pgettext_lazy("payment status", "succeeded")
+        FAILED = "failed", pgettext_lazy("payment status", "failed")
+        REFUND_REQUESTED = "refund_requested", pgettext_lazy("payment status", "refund requested")
+        REFUNDED = "refunded", pgettext_lazy("payment status", "refunded")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(_("provider"), max_length=20)

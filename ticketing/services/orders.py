@@ -294,6 +294,16 @@ def _issue(order: Order, *, payment_method: str, now: dt.datetime) -> None:
 
 
 def _record_paid(order: Order, *, now: dt.datetime) -> None:
+    """The audit event of a paid order, and the buyer's activity (seed 003).
+
+    A purchase keeps the buyer's account: the order's account, and the account whose
+    address is the order's e-mail (a guest purchase by an account holder is theirs too,
+    as the purge's person-wide rules count it). Side effects: an audit event; one UPDATE
+    of User.last_activity_at.
+    """
+    from accounts.services.users import account_activity_record
+
+    account_activity_record(user_id=order.user_id, email=order.email, now=now)
     audit_record(
         action="order.paid",
         subject=order,
