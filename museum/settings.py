@@ -204,12 +204,17 @@ elif EMAIL_PROVIDER == "file":
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-emails"))
 elif EMAIL_PROVIDER in _ANYMAIL_BACKENDS:
     EMAIL_BACKEND, _required = _ANYMAIL_BACKENDS[EMAIL_PROVIDER]
-    _missing = [name for name in _required if not env.str(name, default="")]
+    # The provider's tracking webhooks (opens count as activity for the retention rules)
+    # are authenticated with this shared secret: without it anyone could post events.
+    _missing = [
+        name for name in [*_required, "ANYMAIL_WEBHOOK_SECRET"] if not env.str(name, default="")
+    ]
     if _missing:
         raise ImproperlyConfigured(
             f"EMAIL_PROVIDER={EMAIL_PROVIDER} needs {', '.join(_missing)} in the environment."
         )
     ANYMAIL = {name: env.str(name) for name in _required}
+    ANYMAIL["WEBHOOK_SECRET"] = env.str("ANYMAIL_WEBHOOK_SECRET")
 else:
     raise ImproperlyConfigured(
         f"EMAIL_PROVIDER={EMAIL_PROVIDER!r} is unknown; use console, smtp, test, file or one of "

@@ -91,6 +91,23 @@ def test_an_email_provider_without_its_key_stops_start_up():
     assert "POSTMARK_SERVER_TOKEN" in result.stderr
 
 
+def test_an_email_provider_without_a_webhook_secret_stops_start_up():
+    result = _run(["-c", SETUP], EMAIL_PROVIDER="postmark", POSTMARK_SERVER_TOKEN="pm-token")
+    assert result.returncode != 0
+    assert "ANYMAIL_WEBHOOK_SECRET" in result.stderr
+    assert "POSTMARK_SERVER_TOKEN" not in result.stderr.split("needs")[-1]
+
+
+def test_an_email_provider_with_its_key_and_webhook_secret_starts():
+    result = _run(
+        ["-c", SETUP],
+        EMAIL_PROVIDER="postmark",
+        POSTMARK_SERVER_TOKEN="pm-token",
+        ANYMAIL_WEBHOOK_SECRET="user:pass",
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_an_unknown_email_provider_stops_start_up():
     result = _run(["-c", SETUP], EMAIL_PROVIDER="carrier-pigeon")
     assert result.returncode != 0
