@@ -15,22 +15,22 @@ from refunds.errors import RefundError
 from ticketing.models import Ticket, TimeSlot
 
 
-class ServiceErrorsMixin:
-    """Put a service's error back on the form: on its field when the form has it."""
+class ServiceErrorsForm(forms.Form):
+    """A form that takes a service's error back: on its field when the form has it."""
 
     def add_service_error(self, error: RefundError | ValidationError) -> None:
         if isinstance(error, ValidationError):
             if hasattr(error, "error_dict"):
-                for field, errors in error.error_dict.items():
-                    self.add_error(field if field in self.fields else None, errors)  # type: ignore[attr-defined]
+                for name, errors in error.error_dict.items():
+                    self.add_error(name if name in self.fields else None, errors)
             else:
-                self.add_error(None, error)  # type: ignore[attr-defined]
+                self.add_error(None, error)
             return
-        field = error.field if error.field in self.fields else None  # type: ignore[attr-defined]
-        self.add_error(field, str(error.message))  # type: ignore[attr-defined]
+        field = error.field if error.field and error.field in self.fields else None
+        self.add_error(field, str(error.message))
 
 
-class BankDetailsForm(ServiceErrorsMixin, forms.Form):
+class BankDetailsForm(ServiceErrorsForm):
     """The account a bank refund is paid to; checked by ``refunds.iban`` in the service."""
 
     account_holder = forms.CharField(
@@ -63,7 +63,7 @@ class SlotChoiceField(forms.ModelChoiceField):
         return str(obj)
 
 
-class RebookForm(ServiceErrorsMixin, forms.Form):
+class RebookForm(ServiceErrorsForm):
     """Another date: any slot of the same exhibition; the service checks room and sale."""
 
     time_slot = SlotChoiceField(
@@ -79,8 +79,9 @@ class RebookForm(ServiceErrorsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["time_slot"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = TimeSlot.objects.select_related("site", "exhibition").filter(
-            exhibition_id=exhibition_id
+        slots = TimeSlot.objects.select_related("site", "exhibition")
+        field.queryset = (
+            slots.filter(exhibition_id=exhibition_id) if exhibition_id else slots.none()
         )
 
 
@@ -89,7 +90,7 @@ class TicketsField(forms.ModelMultipleChoiceField):
         return str(obj)
 
 
-class CancelRequestForm(ServiceErrorsMixin, forms.Form):
+class CancelRequestForm(ServiceErrorsForm):
     """Which tickets of an order to cancel, and why (optional)."""
 
     tickets = TicketsField(

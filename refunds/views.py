@@ -95,6 +95,7 @@ def _refund_context(refund: Refund) -> dict:
             "time_slot__starts_at", "pk"
         )
     )
+    campaign = refund.campaign
     voucher = getattr(refund, "voucher", None) if refund.status == Refund.Status.VOUCHER else None
     return {
         "refund": refund,
@@ -105,10 +106,8 @@ def _refund_context(refund: Refund) -> dict:
         "is_bank": refund.method == Refund.Method.BANK_TRANSFER,
         "offered": refund.status == Refund.Status.OFFERED,
         "bank_form_wanted": _bank_form_wanted(refund),
-        "reason": refund.campaign.reason if refund.campaign_id else "",
-        "default_choice": (
-            refund.campaign.get_default_choice_display() if refund.campaign_id else ""
-        ),
+        "reason": campaign.reason if campaign is not None else "",
+        "default_choice": campaign.get_default_choice_display() if campaign is not None else "",
     }
 
 
@@ -138,7 +137,11 @@ def refund_page(request: HttpRequest, token: str) -> HttpResponse:
         elif action == ACTION_BANK and not (
             _bank_form_wanted(refund) or refund.status == Refund.Status.OFFERED
         ):
-            already_chosen = _("We already have your bank details; nothing was changed.")
+            already_chosen = (
+                _("We already have your bank details; nothing was changed.")
+                if refund.iban
+                else str(RefundError.default_message)
+            )
         elif action in CHOICE_ACTIONS or action == ACTION_BANK:
             done = _handle(request, refund, action, bank_form=bank_form, rebook_form=rebook_form)
             if done:

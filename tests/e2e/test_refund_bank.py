@@ -91,3 +91,32 @@ def test_a_cash_buyer_gets_a_bank_refund_from_the_emailed_link(page):
     assert refund.status == Refund.Status.APPROVED
     assert (refund.account_holder, refund.iban) == ("Grace Desk", VALID_IBAN)
     assert OutboxEmail.objects.filter(dedupe_key=f"refunds.approved:{refund.pk}").exists()
+
+
+def test_a_buyer_asks_to_cancel_a_ticket_from_the_order_page(page):
+    # given a paid order of two tickets next week
+    slot = visit_slot()
+    order = cash_order(slot=slot, quantity=2, email="grace@example.org")
+    first = order.tickets.order_by("pk").first()
+    # when the buyer opens the order page and asks to cancel one ticket, with a reason
+    page.goto(f"/order/{order.access_token}/")
+    page.get_by_role("link", name="Ask to cancel").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(order.code)
+    expect(page.locator("input[name=tickets]")).to_have_count(2)
+    _shot(page, "cancel-request")
+    page.locator(f"#ticket-{first.pk}").check()
+    page.get_by_label("Why do you cancel? (optional)").fill("We are ill.")
+    page.get_by_role("button", name="Ask to cancel").click()
+    # then they land on the request's page, which says it waits for the museum's answer
+    expect(page.locator(".messages")).to_contain_text("Your request was sent.")
+    expect(page.get_by_text("Requested", exact=True)).to_be_visible()
+    _shot(page, "cancel-requested")
+    refund = Refund.objects.get(order=order)
+    assert refund.status == Refund.Status.REQUESTED
+    assert list(refund.tickets.all()) == [first]
+    # and the order page lists the request with a link to it
+    page.goto(f"/order/{order.access_token}/")
+    expect(page.locator(".order-refunds a")).to_have_attribute(
+        "href", f"/refunds/refund/{refund.token}/"
+    )
+    _shot(page, "order-with-request")
