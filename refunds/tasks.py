@@ -47,9 +47,6 @@ def resend_stale_refunds() -> int:
 )
 def deliver_reseller_notice(self, notice_id: int) -> bool:
     """POST a notice to the reseller's webhook, if it has one; retried with back-off."""
-    from refunds.services import notices
+    from refunds.services.notices import reseller_notice_deliver
 
-    deliver = getattr(notices, "reseller_notice_deliver", None)
-    if deliver is None:
-        return False
-    return deliver(notice_id=notice_id)
+    return reseller_notice_deliver(notice_id=notice_id)

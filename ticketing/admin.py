@@ -474,12 +474,32 @@ class ResellerAdmin(admin.ModelAdmin):
     list_display = ["name", "contact_email", "token_prefix", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "contact_email"]
-    fields = ["name", "contact_email", "is_active", "token_prefix"]
-    readonly_fields = ["token_prefix"]
+    fields = ["name", "contact_email", "is_active", "token_prefix", "webhook_url", "webhook_secret"]
+    readonly_fields = ["token_prefix", "webhook_secret"]
+    actions = ["rotate_webhook_secret"]
 
     def has_delete_permission(self, request, obj=None):
         # Orders point at their reseller; switch it off instead.
         return False
+
+    @admin.action(description=_("Set a new webhook signing secret"), permissions=["change"])
+    def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet[Reseller]) -> None:
+        from refunds.services.notices import reseller_webhook_secret_rotate
+
+        resellers = list(queryset)
+        for reseller in resellers:
+            reseller_webhook_secret_rotate(reseller=reseller, actor=request.user)
+        # The secret itself is read on the reseller's page, never carried in a message.
+        self.message_user(
+            request,
+            ngettext(
+                "New webhook signing secret set for %(n)d reseller; give it to them.",
+                "New webhook signing secrets set for %(n)d resellers; give them to them.",
+                len(resellers),
+            )
+            % {"n": len(resellers)},
+            messages.SUCCESS,
+        )
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):

@@ -17,6 +17,8 @@ from ticketing.services.orders import MAX_TICKETS_PER_ORDER
 # A reseller picks one slot per order; more lines than ticket types make no sense.
 MAX_ORDER_LINES = 20
 MAX_SLOT_RANGE_DAYS = 31
+NOTICES_PER_PAGE = 50
+MAX_NOTICES_PER_PAGE = 200
 
 
 # --- Requests ----------------------------------------------------------------------------
@@ -94,6 +96,23 @@ class OrderCreateSerializer(serializers.Serializer):
     )
 
 
+class NoticeQuerySerializer(serializers.Serializer):
+    after = serializers.UUIDField(
+        required=False,
+        help_text=_(
+            "The id of the last notice you have read (the cursor); the list goes on after it. "
+            "Left out: from your first notice."
+        ),
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_NOTICES_PER_PAGE,
+        default=NOTICES_PER_PAGE,
+        help_text=_("How many notices at most (1 to 200, 50 when left out)."),
+    )
+
+
 class TicketCancelSerializer(serializers.Serializer):
     tickets = serializers.ListField(
         child=serializers.UUIDField(),
@@ -158,6 +177,40 @@ class OrderSerializer(serializers.Serializer):
         path = reverse("api-order-pdf", kwargs={"code": order.code})
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class NoticeSerializer(serializers.Serializer):
+    """A ``refunds.models.ResellerNotice``: what the museum did to one of your orders."""
+
+    id = serializers.UUIDField(
+        source="public_id", help_text=_("Pass it as after to read on from it.")
+    )
+    type = serializers.ChoiceField(
+        source="kind",
+        choices=["order.cancelled", "tickets.cancelled"],
+        help_text=_("order.cancelled: no ticket admits any more; tickets.cancelled: some."),
+    )
+    created_at = serializers.DateTimeField()
+    order = serializers.CharField(source="order.code", help_text=_("The order's code."))
+    delivered_at = serializers.DateTimeField(
+        allow_null=True, help_text=_("When your webhook took it; null without a webhook.")
+    )
+    payload = serializers.SerializerMethodField(
+        help_text=_("Exactly the signed JSON body POSTed to your webhook.")
+    )
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_payload(self, notice) -> dict:
+        from refunds.services.notices import reseller_notice_body
+
+        return reseller_notice_body(notice)
+
+
+class NoticePageSerializer(serializers.Serializer):
+    results = NoticeSerializer(many=True)
+    next = serializers.URLField(
+        allow_null=True, help_text=_("The next page, or null when you have read them all.")
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -19,4 +19,5 @@ urlpatterns = [
     path("v1/orders/<str:code>/", views.OrderDetailView.as_view(), name="api-order"),
     path("v1/orders/<str:code>/pdf/", views.OrderPdfView.as_view(), name="api-order-pdf"),
     path("v1/orders/<str:code>/cancel/", views.OrderCancelView.as_view(), name="api-order-cancel"),
+    path("v1/notices/", views.NoticeListView.as_view(), name="api-notices"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,9 @@ from ticketing.api.idempotency import (
 from ticketing.api.serializers import (
     VALIDATION_ERROR_SCHEMA,
     ErrorSerializer,
+    NoticePageSerializer,
+    NoticeQuerySerializer,
+    NoticeSerializer,
     OrderCreateSerializer,
     OrderSerializer,
     SlotQuerySerializer,
@@ -315,3 +319,40 @@ class OrderCancelView(ResellerApiView):
         )
         updated = api_selectors.order_get_for_reseller(reseller=_reseller(request), code=order.code)
         return Response(OrderSerializer(updated, context={"request": request}).data)
+
+
+class NoticeListView(ResellerApiView):
+    @extend_schema(
+        operation_id="notices_list",
+        summary=_("Cancellations of your orders, oldest first"),
+        description=_(
+            "What the museum cancelled or refunded of your orders (a closure, a cancelled "
+            "slot), oldest first. Keep the id of the last notice you read and pass it as "
+            "after; follow next until it is null. With a webhook address, the same notices "
+            "are also POSTed to you, signed in the Museum-Signature header."
+        ),
+        parameters=[NoticeQuerySerializer],
+        responses={
+            200: NoticePageSerializer,
+            400: BAD_INPUT,
+            401: UNAUTHORIZED,
+        },
+    )
+    def get(self, request):
+        from refunds.services.notices import reseller_notices_after
+
+        query = NoticeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit = query.validated_data["limit"]
+        found = reseller_notices_after(
+            reseller=_reseller(request), after=query.validated_data.get("after"), limit=limit
+        )
+        if found is None:
+            raise exceptions.ValidationError({"after": [_("No notice of yours has this id.")]})
+        notices, more = found
+        next_url = None
+        if more:
+            next_url = request.build_absolute_uri(
+                f"{request.path}?{urlencode({'after': notices[-1].public_id, 'limit': limit})}"
+            )
+        return Response({"results": NoticeSerializer(notices, many=True).data, "next": next_url})
