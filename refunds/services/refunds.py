@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -97,9 +98,9 @@ def _mail(refund: Refund, *, template: str, key: str, extra: dict | None = None)
         context = {
             "order_code": order.code,
             "name": order.name,
-            "amount": refund.amount_cents / 100,
-            "paid": refund.paid_cents / 100,
-            "fee": refund.fee_cents / 100,
+            "amount": Decimal(refund.amount_cents) / 100,
+            "paid": Decimal(refund.paid_cents) / 100,
+            "fee": Decimal(refund.fee_cents) / 100,
             "currency": refund.currency,
             "method": str(refund.get_method_display()),
             "refund_url": settings.SITE_URL + refund_public_path(refund),
@@ -184,7 +185,8 @@ def _approve(refund: Refund, *, actor, now: dt.datetime, by_default: bool = Fals
         from refunds.tasks import send_refund
 
         transaction.on_commit(lambda: send_refund.delay(refund_id))
-    _mail(refund, template="approved", key="approved")
+    if refund.method != Refund.Method.RESELLER:  # the reseller tells its own customer
+        _mail(refund, template="approved", key="approved")
 
 
 def refund_request(
@@ -390,7 +392,7 @@ def _issue_voucher(refund: Refund, *, now: dt.datetime, by_default: bool = False
         key="voucher",
         extra={
             "voucher_code": voucher.code,
-            "voucher_amount": voucher.amount_cents / 100,
+            "voucher_amount": Decimal(voucher.amount_cents) / 100,
             "voucher_valid_until": voucher.valid_until,
         },
     )
