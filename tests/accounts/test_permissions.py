@@ -37,6 +37,7 @@ from privacy.models import (
     SubjectRequest,
     TrackerSetting,
 )
+from refunds.models import Campaign, Refund, TransferBatch, Voucher
 from tests.staff import staff_user
 from tests.ticketing.factories import (
     ExhibitionFactory,
@@ -86,6 +87,10 @@ MODELS: dict[str, tuple[set[str] | frozenset[str], set[str] | frozenset[str]]] =
     "privacy.processingrestriction": ({DPO}, NOBODY),
     "privacy.erasurerecord": ({DPO}, NOBODY),
     "privacy.trackersetting": ({MANAGER}, {MANAGER}),
+    "refunds.campaign": ({MANAGER}, {MANAGER}),
+    "refunds.refund": ({DESK, MANAGER, BOOKING}, NOBODY),
+    "refunds.transferbatch": ({MANAGER}, NOBODY),
+    "refunds.voucher": ({DESK, MANAGER, BOOKING}, NOBODY),
     # Not for any group: allauth's and Django's own records, for superusers only.
     "account.emailaddress": (NOBODY, NOBODY),
     "mfa.authenticator": (NOBODY, NOBODY),
@@ -100,6 +105,8 @@ PAGES: dict[str, set[str]] = {
     "admin:ticketing_payment_sales": {MANAGER},
     "ticketing:check_in": {DESK, MANAGER, GUARD},
     "admin:privacy_visit_statistics": {MANAGER},
+    "admin:refunds_refund_report": {MANAGER},
+    "admin:refunds_transferbatch_export": {MANAGER},
 }
 
 # The museum card's own admin pages: (url name, takes the card, groups that may open them)
@@ -107,6 +114,15 @@ CARD_PAGES = [
     ("admin:accounts_museumcard_settlement", False, {MANAGER}),
     ("admin:accounts_museumcard_sell", False, {DESK, MANAGER, BOOKING}),
     ("admin:accounts_museumcard_pdf", True, {DESK, MANAGER, BOOKING, DPO}),
+]
+
+
+# The refunds' own pages of one row: (url name, the row's model label, extra args, groups)
+REFUND_PAGES = [
+    ("admin:refunds_campaign_preview", "refunds.campaign", [], {MANAGER}),
+    ("admin:refunds_transferbatch_download", "refunds.transferbatch", [], {MANAGER}),
+    ("admin:refunds_refund_action", "refunds.refund", ["approve"], {MANAGER}),
+    ("admin:refunds_refund_action", "refunds.refund", ["bank"], {DESK, MANAGER, BOOKING}),
 ]
 
 
@@ -215,6 +231,27 @@ def one_of_each():
         "privacy.trackersetting": TrackerSetting.objects.create(
             name="Stats", script_url="https://stats.example.net/t.js", purpose="analytics"
         ).pk,
+        "refunds.campaign": Campaign.objects.create(
+            scope=Campaign.Scope.SITE,
+            site=site,
+            first_day=today + dt.timedelta(days=300),
+            last_day=today + dt.timedelta(days=300),
+            reason="Works",
+        ).pk,
+        "refunds.refund": Refund.objects.create(
+            order=order,
+            origin=Refund.Origin.REQUEST,
+            status=Refund.Status.REQUESTED,
+            method=Refund.Method.BANK_TRANSFER,
+            paid_cents=1400,
+            amount_cents=1400,
+        ).pk,
+        "refunds.transferbatch": TransferBatch.objects.create(
+            message_id="TEST-1", count=0, total_cents=0, execution_date=today, xml="<Document/>"
+        ).pk,
+        "refunds.voucher": Voucher.objects.create(
+            amount_cents=1400, balance_cents=1400, email="visitor@example.org", valid_until=today
+        ).pk,
     }
 
 
@@ -236,6 +273,12 @@ def _matrix(one_of_each: dict[str, int]) -> dict[str, tuple[str, set[str] | froz
         reverse("admin:ticketing_order_pdf", args=[one_of_each["ticketing.order"]]),
         {DESK, MANAGER, BOOKING, DPO},
     )
+    for name, label, extra, groups in REFUND_PAGES:
+        if label in _registered():
+            rows[f"{name} {' '.join(extra)}"] = (
+                reverse(name, args=[one_of_each[label], *extra]),
+                groups,
+            )
     card = one_of_each["accounts.museumcard"]
     for name, args, groups in CARD_PAGES:
         try:
