@@ -419,7 +419,7 @@ class TransferBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["created_by"]
     search_fields = ["message_id"]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "message_id",
         "status",
         "count",
@@ -430,7 +430,7 @@ class TransferBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "created_at",
         "paid_at",
         "paid_by",
-    ]
+    )
     change_form_template = "admin/refunds/transferbatch/change_form.html"
     change_list_template = "admin/refunds/transferbatch/change_list.html"
 
@@ -502,7 +502,7 @@ class VoucherAdmin(AccessLogMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["refund__order"]
     search_fields = ["code", "email", "refund__order__code"]
     date_hierarchy = "created_at"
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "code",
         "value",
         "balance",
@@ -512,7 +512,7 @@ class VoucherAdmin(AccessLogMixin, ReadOnlyMixin, admin.ModelAdmin):
         "valid_until",
         "refund",
         "created_at",
-    ]
+    )
 
     @admin.display(description=_("value"), ordering="amount_cents")
     def value(self, obj: Voucher) -> str:

@@ -609,7 +609,7 @@ def refunds_report_rows(*, first: dt.date, last: dt.date) -> list[dict]:
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
     end = dt.datetime.combine(_add_months(last, 1), dt.time(), tzinfo=tz)
-    return list(
+    rows = (
         Refund.objects.filter(status__in=REPORTED, approved_at__gte=start, approved_at__lt=end)
         .annotate(month=TruncMonth("approved_at", tzinfo=tz), channel=F("order__channel"))
         .values("month", "channel", "method")
@@ -621,6 +621,7 @@ def refunds_report_rows(*, first: dt.date, last: dt.date) -> list[dict]:
         )
         .order_by("month", "channel", "method")
     )
+    return [dict(row) for row in rows]
 
 
 def refunds_report(request: HttpRequest, *, admin_site: AdminSite) -> HttpResponse:

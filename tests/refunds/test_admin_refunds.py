@@ -408,3 +408,15 @@ def test_report_sums_refunds_per_month_channel_and_method(manager, django_assert
 
 def test_report_is_for_managers_only(desk):
     assert desk.get(reverse("admin:refunds_refund_report")).status_code == 403
+
+
+def test_refunds_app_page_links_the_staff_pages_by_permission(manager, desk):
+    url = reverse("admin:app_list", kwargs={"app_label": "refunds"})
+    report = reverse("admin:refunds_refund_report").encode()
+    export = reverse("admin:refunds_transferbatch_export").encode()
+    managers = manager.get(url).content
+    assert report in managers and export in managers
+    desks = desk.get(url)
+    assert desks.status_code == 200
+    assert report not in desks.content and export not in desks.content
+    assert b"?status__exact=requested" in desks.content
