@@ -232,6 +232,8 @@ def transfer_batch_mark_paid(
         locked.paid_at = now
         locked.paid_by = actor if getattr(actor, "is_authenticated", False) else None
         locked.save(update_fields=["status", "paid_at", "paid_by", "updated_at"])
+        from refunds.services.refunds import _mail
+
         for refund in refunds:
             audit_record(
                 action="refund.succeeded",
@@ -244,6 +246,8 @@ def transfer_batch_mark_paid(
                 },
                 now=now,
             )
+            refund.status = Refund.Status.SUCCEEDED
+            _mail(refund, template="paid", key="paid")  # the buyer hears the money left
         paid_orders = {refund.order_id for refund in refunds}
         for order in orders:
             if order.pk in paid_orders:

@@ -162,6 +162,39 @@ def spread(client, django_capture_on_commit_callbacks):
             started_at=timezone.now(), as_of=timezone.now(), dry_run=True, triggered_by=ada
         )
         RetentionSetting.objects.create(rule_key="ticketing.order", years=5, updated_by=ada)
+        # Refunds: her desk order's bank refund, in a transfer file she exported, a
+        # voucher, her card extended by a closure she created, her resold order's
+        # cancellation reported to the reseller.
+        from refunds.models import CampaignOrder, CardExtension, Refund, ResellerNotice
+        from refunds.services.transfers import transfer_batch_export
+        from tests.refunds.factories import CampaignFactory, RefundFactory, VoucherFactory
+
+        campaign = CampaignFactory(created_by=ada, site=slot.site)
+        CampaignOrder.objects.create(campaign=campaign, order=guest)
+        RefundFactory(
+            order=guest,
+            campaign=campaign,
+            origin=Refund.Origin.CAMPAIGN,
+            staff_reason="Closed for repairs",
+            decided_by=ada,
+        )
+        transfer_batch_export(actor=ada)
+        VoucherFactory(email=ADA)
+        CardExtension.objects.create(
+            campaign=campaign,
+            card=card,
+            days=2,
+            valid_until_before=dt.date(2026, 12, 31),
+            valid_until_after=dt.date(2027, 1, 2),
+        )
+        ResellerNotice.objects.create(
+            reseller=reseller,
+            order=resold,
+            campaign=campaign,
+            kind=ResellerNotice.Kind.ORDER_CANCELLED,
+            dedupe_key=f"order.cancelled:{resold.code}",
+            payload={"code": resold.code, "reference": "R-77"},
+        )
     client.force_login(ada)  # a signed-in session
     return {"ada": ada, "orders": [guest, account_order, resold], "bobs": bobs, "card": card}
 

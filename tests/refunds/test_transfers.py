@@ -11,7 +11,7 @@ from django.db import connections
 from django.utils import timezone
 from lxml import etree
 
-from museum.models import AuditEvent
+from museum.models import AuditEvent, OutboxEmail
 from privacy.purge import purge_run
 from refunds.models import Refund, TransferBatch
 from refunds.sepa import NAMESPACES
@@ -280,6 +280,11 @@ def test_marking_a_batch_paid_pays_its_refunds_and_settles_the_orders(finance):
     assert shared_order.status == Order.Status.REFUND_PENDING
     other.refresh_from_db()
     assert other.status == Refund.Status.APPROVED
+    # and each buyer of a paid refund is told, once
+    paid_mails = OutboxEmail.objects.filter(dedupe_key__startswith="refunds.paid:")
+    assert sorted(paid_mails.values_list("dedupe_key", flat=True)) == sorted(
+        [f"refunds.paid:{alone.pk}", f"refunds.paid:{in_batch.pk}"]
+    )
 
 
 @pytest.mark.django_db
