@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -42,7 +41,9 @@ def campaign_slots(campaign: Campaign) -> QuerySet[TimeSlot]:
         return TimeSlot.objects.filter(pk=campaign.time_slot_id)
     start, _end = site_day_bounds(campaign.first_day)
     _start, end = site_day_bounds(campaign.last_day)
-    slots = TimeSlot.objects.filter(site_id=campaign.site_id, starts_at__gte=start, starts_at__lt=end)
+    slots = TimeSlot.objects.filter(
+        site_id=campaign.site_id, starts_at__gte=start, starts_at__lt=end
+    )
     if campaign.scope in (Campaign.Scope.DAY, Campaign.Scope.EXHIBITION):
         slots = slots.filter(exhibition_id=campaign.exhibition_id)
     return slots
@@ -114,7 +115,6 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
     preview.tickets = len(rows)
     # The method needs the order's payments only for card payments: one query for all.
     stripe_paid = _orders_with_card_payment([k for k, v in orders.items() if v["payment_method"]])
-    channels: Counter = Counter()
     for order_id, entry in orders.items():
         preview.amount_cents += entry["amount_cents"]
         channel = entry["channel"]
@@ -124,7 +124,6 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
             totals = bucket.setdefault(key, {"orders": 0, "amount_cents": 0})
             totals["orders"] += 1
             totals["amount_cents"] += entry["amount_cents"]
-        channels[channel] += 1
         if channel == Order.Channel.RESELLER:
             continue  # the reseller is told, not its customers
         if entry["email"]:
@@ -238,7 +237,7 @@ def campaign_process(
 ) -> bool:
     """Work through one chunk of the campaign's pending orders; True when more remain.
 
-    Each order is handled in its own transaction; an error marks that order failed (with
+    Each order is handled in its own savepoint; an error marks that order failed (with
     the error) and the loop goes on. When nothing is pending any more, museum cards are
     extended (whole-site closures) and the campaign is marked done.
     Side effects: refunds, voided tickets, e-mails, reseller notices, progress counters.
@@ -247,6 +246,10 @@ def campaign_process(
     campaign = Campaign.objects.select_related("site").get(pk=campaign_id)
     if campaign.status != Campaign.Status.RUNNING:
         return False
+    slot_ids = list(campaign_slots(campaign).values_list("pk", flat=True))
+    # The chunk's rows stay locked until it commits, so a second worker (a task queued
+    # twice) skips them; each order runs in its own savepoint, so one failure rolls back
+    # that order only and the loop goes on.
     with transaction.atomic():
         entries = list(
             CampaignOrder.objects.select_for_update(skip_locked=True)
@@ -254,25 +257,24 @@ def campaign_process(
             .order_by("order_id")[:chunk]
             .values_list("pk", "order_id")
         )
-        # Claimed by counting an attempt: a second worker skips these rows.
-        CampaignOrder.objects.filter(pk__in=[pk for pk, _ in entries]).update(
-            attempts=F("attempts") + 1
-        )
-    slot_ids = list(campaign_slots(campaign).values_list("pk", flat=True))
-    for entry_id, order_id in entries:
-        try:
-            with transaction.atomic():
-                _process_order(campaign, order_id=order_id, slot_ids=slot_ids, now=now)
+        for entry_id, order_id in entries:
+            try:
+                with transaction.atomic():
+                    _process_order(campaign, order_id=order_id, slot_ids=slot_ids, now=now)
+                    CampaignOrder.objects.filter(pk=entry_id).update(
+                        status=CampaignOrder.Status.DONE,
+                        processed_at=now,
+                        error="",
+                        attempts=F("attempts") + 1,
+                    )
+            except Exception as exc:  # one order's failure must not stop the others
+                logger.exception("campaign %s: order %s failed", campaign_id, order_id)
                 CampaignOrder.objects.filter(pk=entry_id).update(
-                    status=CampaignOrder.Status.DONE, processed_at=now, error=""
+                    status=CampaignOrder.Status.FAILED,
+                    processed_at=now,
+                    error=f"{exc.__class__.__name__}: {exc}"[:500],
+                    attempts=F("attempts") + 1,
                 )
-        except Exception as exc:  # one order's failure must not stop the others
-            logger.exception("campaign %s: order %s failed", campaign_id, order_id)
-            CampaignOrder.objects.filter(pk=entry_id).update(
-                status=CampaignOrder.Status.FAILED,
-                processed_at=now,
-                error=f"{exc.__class__.__name__}: {exc}"[:500],
-            )
     if CampaignOrder.objects.filter(
         campaign_id=campaign_id, status=CampaignOrder.Status.PENDING
     ).exists():

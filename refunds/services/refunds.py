@@ -422,10 +422,12 @@ def rebook_slots(refund: Refund, *, now: dt.datetime | None = None) -> list[Time
     )
     if not slots:
         return []
-    closures = list(Closure.objects.filter(site_id=slots[0].site_id).overlapping(
-        timezone.localtime(slots[0].starts_at).date(),
-        timezone.localtime(slots[-1].starts_at).date(),
-    ))
+    closures = list(
+        Closure.objects.filter(site_id=slots[0].site_id).overlapping(
+            timezone.localtime(slots[0].starts_at).date(),
+            timezone.localtime(slots[-1].starts_at).date(),
+        )
+    )
     from ticketing.selectors import seats_taken
 
     seats = sum(t.seats for t in tickets)
@@ -440,9 +442,7 @@ def rebook_slots(refund: Refund, *, now: dt.datetime | None = None) -> list[Time
     return result
 
 
-def _rebook(
-    refund: Refund, *, order: Order, time_slot: TimeSlot | None, now: dt.datetime
-) -> None:
+def _rebook(refund: Refund, *, order: Order, time_slot: TimeSlot | None, now: dt.datetime) -> None:
     from ticketing.services.orders import _check_slot_on_sale, _ensure_capacity, order_send_tickets
 
     if time_slot is None:
@@ -460,9 +460,11 @@ def _rebook(
         _check_slot_on_sale(slot, now)
         from museum.models import Closure
 
-        if Closure.objects.filter(site_id=slot.site_id).covering(
-            timezone.localtime(slot.starts_at).date()
-        ).exists():
+        if (
+            Closure.objects.filter(site_id=slot.site_id)
+            .covering(timezone.localtime(slot.starts_at).date())
+            .exists()
+        ):
             raise RefundError(_("The museum is closed on this day."), field="time_slot")
         needed: dict[int, int] = defaultdict(int)
         needed[slot.pk] = sum(t.seats for t in tickets)
@@ -622,10 +624,13 @@ def refund_on_provider_event(provider_name: str, event) -> bool:
     status = extra.get("status", "")
     reference = extra.get("refund", "")
     public_id = extra.get("refund_public_id", "")
-    if not Refund.objects.filter(provider_reference=reference).exists() and not public_id:
+    if not reference:
+        return False
+    known = Refund.objects.filter(provider_reference=reference).exists() or bool(public_id)
+    if not known:
         return False
     if status not in ("succeeded", "failed", "canceled"):
-        return Refund.objects.filter(provider_reference=reference).exists() or bool(public_id)
+        return True  # pending or requires_action: the final event follows
     refund_provider_update(
         provider_reference=reference,
         refund_public_id=public_id,
@@ -651,6 +656,8 @@ def refund_provider_update(
     Side effects: status, order status, audit, an e-mail to the buyer on success.
     """
     now = now or timezone.now()
+    if not provider_reference:
+        return False
     refund = Refund.objects.filter(provider_reference=provider_reference).first()
     if refund is None and refund_public_id:
         try:
@@ -731,7 +738,11 @@ def refund_retry(*, refund: Refund, actor, now: dt.datetime | None = None) -> Re
         locked.failure = ""
         locked.save()
         audit_record(
-            action="refund.retried", subject=locked, actor=actor, data={"attempt": locked.attempt}
+            action="refund.retried",
+            subject=locked,
+            actor=actor,
+            data={"attempt": locked.attempt},
+            now=now,
         )
         if locked.method in (Refund.Method.STRIPE, Refund.Method.DEMO):
             from refunds.tasks import send_refund
@@ -835,12 +846,14 @@ def refund_paid_at_desk(*, refund: Refund, actor, now: dt.datetime | None = None
     with transaction.atomic():
         order = ticket_locking.lock_order(refund.order_id)
         locked = locking.lock_refund(refund.pk)
-        if (
-            locked.status not in (Refund.Status.APPROVED, Refund.Status.FAILED)
-            or locked.method != Refund.Method.BANK_TRANSFER
-            or locked.transfer_batch_id
-        ):
-            raise RefundError(_("Only an approved bank refund not yet exported can be paid in cash."))
+        # Approved and not in a file yet, or a transfer the bank sent back (failed).
+        payable = (locked.status == Refund.Status.APPROVED and not locked.transfer_batch_id) or (
+            locked.status == Refund.Status.FAILED
+        )
+        if not payable or locked.method != Refund.Method.BANK_TRANSFER:
+            raise RefundError(
+                _("Only an approved bank refund not yet exported can be paid in cash.")
+            )
         locked.method = Refund.Method.CASH
         locked.status = Refund.Status.SUCCEEDED
         locked.succeeded_at = now

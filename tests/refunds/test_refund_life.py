@@ -265,3 +265,40 @@ def test_two_simultaneous_choices_make_one_decision(django_capture_on_commit_cal
     refund.refresh_from_db()
     assert refund.status in (Refund.Status.VOUCHER, Refund.Status.APPROVED)
     assert Voucher.objects.count() == (1 if refund.status == Refund.Status.VOUCHER else 0)
+
+
+def test_a_provider_event_without_a_refund_id_touches_no_refund():
+    # given a bank refund in a transfer file (sent, no provider reference)
+    from refunds.services.refunds import refund_on_provider_event
+    from tests.refunds.factories import RefundFactory
+    from ticketing.payments.base import ProviderEvent
+
+    sent = RefundFactory(status=Refund.Status.SENT)
+    event = ProviderEvent(
+        event_id="evt_1",
+        event_type="refund.updated",
+        extra={"refund": "", "status": "succeeded", "refund_public_id": ""},
+    )
+    # when a refund event without a refund id arrives
+    known = refund_on_provider_event("stripe", event)
+    # then it is not ours and the bank refund is untouched
+    assert known is False
+    sent.refresh_from_db()
+    assert sent.status == Refund.Status.SENT
+    assert not AuditEvent.objects.filter(action="refund.succeeded").exists()
+
+
+def test_a_bounced_transfer_can_be_paid_in_cash_at_the_desk():
+    from tests.refunds.factories import RefundFactory, TransferBatchFactory
+
+    bounced = RefundFactory(
+        status=Refund.Status.FAILED, transfer_batch=TransferBatchFactory(), failure="closed"
+    )
+    refund_paid_at_desk(refund=bounced, actor=None)
+    bounced.refresh_from_db()
+    assert (bounced.status, bounced.method) == ("succeeded", "cash")
+    in_file = RefundFactory(status=Refund.Status.APPROVED, transfer_batch=TransferBatchFactory())
+    with pytest.raises(RefundError):
+        refund_paid_at_desk(refund=in_file, actor=None)
+    in_file.refresh_from_db()
+    assert in_file.status == Refund.Status.APPROVED
