@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from museum.models import TimeStampedModel
@@ -72,6 +73,11 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        indexes = [
+            # Accounts are found by address whatever its case: a paid guest order marks
+            # the matching account active, and privacy requests find it (email__iexact).
+            models.Index(Upper("email"), name="accounts_user_email_upper"),
+        ]
 
     def __str__(self) -> str:
         return self.email
