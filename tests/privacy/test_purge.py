@@ -134,7 +134,9 @@ def test_order_of_31_december_is_anonymised_on_1_january_five_years_later_not_be
     assert december.total_cents == 1400 and december.tickets.count() == 1
     assert _buyer(january) == ("jan@example.org", "Ada Lovelace", None)
     assert run.report["ticketing.ticket"]["kept"]
-    assert run.report["ticketing.payment"]["kept"]
+    # payments are accounting records with their own legal period (7 years): none due yet
+    assert "kept" not in run.report["ticketing.payment"]
+    assert run.report["ticketing.payment"]["deleted"] == 0
 
 
 def test_an_order_is_kept_while_the_same_person_bought_later_in_any_case():
