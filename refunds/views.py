@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -89,6 +90,32 @@ def _slots_by_day(refund: Refund) -> list[tuple[dt.date, list]]:
     ]
 
 
+def _rebook_choice(request: HttpRequest, refund: Refund, selected_slot: str) -> dict:
+    """The days with room for a new date, and the times of the one being looked at.
+
+    Months of slots would make a page nobody can read: the buyer picks a day first (a
+    plain GET form, no script), then a time; a slot already chosen keeps its day.
+    """
+    by_day = _slots_by_day(refund)
+    days = [day for day, _slots in by_day]
+    try:
+        wanted = parse_date(request.GET.get("day", "")) if request.method == "GET" else None
+    except ValueError:  # well-formed but impossible, e.g. 30 February
+        wanted = None
+    if wanted is None and selected_slot.isdigit():
+        wanted = next(
+            (day for day, slots in by_day if any(str(s.pk) == selected_slot for s in slots)),
+            None,
+        )
+    if wanted not in days:
+        wanted = days[0] if days else None
+    return {
+        "rebook_days": days,
+        "rebook_day": wanted,
+        "rebook_day_slots": dict(by_day).get(wanted, []) if wanted else [],
+    }
+
+
 def _refund_context(refund: Refund) -> dict:
     tickets = list(
         refund.tickets.select_related("time_slot", "time_slot__exhibition", "ticket_type").order_by(
@@ -156,9 +183,10 @@ def refund_page(request: HttpRequest, token: str) -> HttpResponse:
         rebook_form=rebook_form,
         already_chosen=already_chosen,
         error_action=error_action,
-        slots_by_day=_slots_by_day(refund) if context["offered"] else [],
         selected_slot=str(rebook_form["time_slot"].value() or ""),
     )
+    if context["offered"]:
+        context.update(_rebook_choice(request, refund, context["selected_slot"]))
     status = 400 if (already_chosen or error_action) else 200
     return render(request, "refunds/refund.html", context, status=status)
 

@@ -249,6 +249,30 @@ def test_another_date_moves_the_tickets(client, run_tasks):
     assert "Your visit has been moved." in response.content.decode()
 
 
+def test_another_date_is_picked_day_first_then_time(client, run_tasks):
+    # given an offered refund and room on two later days (two times, then one)
+    slot = visit_slot()
+    order = cash_order(slot=slot, quantity=1)
+    first_a, first_b = later_slot(slot, hour=11), later_slot(slot, hour=15)
+    second = later_slot(slot, days=3, hour=10)
+    cancel_slot(slot, run_tasks)
+    refund = offered_refund(order)
+    # when the buyer opens the page, the first day with room is shown with its times only
+    html = client.get(_url(refund)).content.decode()
+    assert f'value="{first_a.pk}"' in html and f'value="{first_b.pk}"' in html
+    assert f'value="{second.pk}"' not in html
+    second_day = timezone.localtime(second.starts_at).date()
+    assert f'<option value="{second_day:%Y-%m-%d}"' in html
+    # when they pick the other day
+    html = client.get(_url(refund), {"day": f"{second_day:%Y-%m-%d}"}).content.decode()
+    # then only its time is offered; a day with no room (or garbage) falls back to the first
+    assert f'value="{second.pk}"' in html and f'value="{first_a.pk}"' not in html
+    for junk in ("2001-01-01", "not-a-day", "2026-02-30"):
+        response = client.get(_url(refund), {"day": junk})
+        assert response.status_code == 200
+        assert f'value="{first_a.pk}"' in response.content.decode()
+
+
 def test_another_date_in_a_slot_that_filled_up_is_refused_and_nothing_changes(client, run_tasks):
     # given an offered refund of 2 seats and a slot of 2 shown to the buyer
     slot = visit_slot()
