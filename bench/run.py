@@ -20,6 +20,9 @@ What it does, in order (everything on 127.0.0.1, every loop bounded, about 2 min
 10. (before the servers start) the access bundle (bench/export.py): one person with 1,000
    orders (two tickets each) among 200,000 other orders; the median time of their access
    bundle rendered to JSON, in-process: access_export_ms.
+11. (before the servers start) a site closure (bench/closure.py): 10,000 paid orders (card,
+   demo, cash, reseller) over three days, campaign started and processed as the worker does,
+   in a child process: closure_orders_per_s, closure_peak_rss_mb.
 Processes are stopped and the database dropped in `finally`, whatever happened.
 
 Progress and a summary against the targets go to stderr; stdout has only the metrics.
@@ -77,10 +80,12 @@ TARGETS = {
     "purge_rows_per_s": (">=", 50_000),
     "purge_peak_rss_mb": ("<=", 300),
     "access_export_ms": ("<=", 200),
+    "closure_orders_per_s": (">=", 200),
+    "closure_peak_rss_mb": ("<=", 300),
 }
 
-# For working on one part: BENCH_ONLY=pdf,api,day,card,purge,export (default: all of them).
-PHASES = set(os.environ.get("BENCH_ONLY", "pdf,api,day,card,purge,export").split(","))
+# For working on one part: BENCH_ONLY=pdf,api,day,card,purge,export,closure (default: all).
+PHASES = set(os.environ.get("BENCH_ONLY", "pdf,api,day,card,purge,export,closure").split(","))
 
 metrics: dict[str, float] = {}
 
@@ -268,6 +273,18 @@ def main() -> int:
             for line in run([PYTHON, "bench/export.py", "run"], env, capture=True).splitlines():
                 row = json.loads(line)
                 emit(row["metric"], row["value"], row["unit"])
+        if "closure" in PHASES:
+            import closure
+
+            log(f"site closure: seeding {closure.ROWS} paid orders over {closure.DAYS} days")
+            seeded = json.loads(
+                run([PYTHON, "bench/closure.py", "seed", str(closure.ROWS)], env, capture=True)
+            )
+            log(f"seeded {seeded}; starting and processing the campaign in a child process")
+            result = closure.measure(env)
+            log(f"closure: {result}")
+            emit("closure_orders_per_s", result["closure_orders_per_s"], "orders/s")
+            emit("closure_peak_rss_mb", result["closure_peak_rss_mb"], "MB")
         if not PHASES & {"api", "day", "card"}:
             return 0
 
