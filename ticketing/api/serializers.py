@@ -164,7 +164,12 @@ class TicketSerializer(serializers.Serializer):
 
 class OrderSerializer(serializers.Serializer):
     code = serializers.CharField()
-    status = serializers.CharField(help_text=_("paid, or cancelled once every ticket is."))
+    status = serializers.CharField(
+        help_text=_(
+            "paid; cancelled once every ticket is; refunded when the museum cancelled its "
+            "tickets (a closure) and credited you, see the notices."
+        )
+    )
     total_cents = serializers.IntegerField()
     currency = serializers.CharField()
     created_at = serializers.DateTimeField()
