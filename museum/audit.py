@@ -35,3 +35,31 @@ def audit_record(
         subject_id=str(subject.pk),
         data=data or {},
     )
+
+
+def audit_record_many(
+    *,
+    action: str,
+    events: list[tuple[models.Model, dict[str, Any]]],
+    actor_label: str = "system",
+    now: dt.datetime | None = None,
+) -> None:
+    """Append one audit event per (subject, data) pair in one statement (a campaign's chunk).
+
+    Side effects: rows in AuditEvent.
+    """
+    when = now or timezone.now()
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                occurred_at=when,
+                actor=None,
+                actor_label=actor_label,
+                action=action,
+                subject_type=subject._meta.label_lower,
+                subject_id=str(subject.pk),
+                data=data,
+            )
+            for subject, data in events
+        ]
+    )

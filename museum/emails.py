@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -126,6 +127,59 @@ def _refused_for_restriction(*, to: str, purpose: str, dedupe_key: str, template
         },
     )
     return True
+
+
+@dataclass(frozen=True)
+class EmailToQueue:
+    """One transactional e-mail for ``email_enqueue_many``."""
+
+    dedupe_key: str
+    to: str
+    template: str
+    context: dict[str, Any]
+    language: str
+
+
+def email_enqueue_many(emails: list[EmailToQueue]) -> list[OutboxEmail]:
+    """Store many transactional e-mails at once (a campaign's chunk); each is sent once.
+
+    Keys already in the outbox are skipped, so a retried chunk never sends twice. Rendering
+    is the same as ``email_enqueue``'s; the rows are written in one statement and one send
+    task per row is queued after commit.
+    Side effects: OutboxEmail rows; Celery tasks queued after commit.
+    """
+    if not emails:
+        return []
+    taken = set(
+        OutboxEmail.objects.filter(dedupe_key__in=[e.dedupe_key for e in emails]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    rows = []
+    for item in emails:
+        if item.dedupe_key in taken:
+            continue
+        taken.add(item.dedupe_key)
+        subject, text, html = render_email(
+            template=item.template, context=item.context, language=item.language
+        )
+        rows.append(
+            OutboxEmail(
+                dedupe_key=item.dedupe_key,
+                to=item.to,
+                language=item.language,
+                subject=subject,
+                body_text=text,
+                body_html=html,
+                attachments=[],
+            )
+        )
+    created = OutboxEmail.objects.bulk_create(rows)
+    from museum.tasks import send_email
+
+    ids = [row.pk for row in created]
+    transaction.on_commit(lambda: [send_email.delay(pk) for pk in ids])
+    return created
 
 
 def email_enqueue_rendered(

@@ -20,14 +20,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import MuseumCard
-from museum.audit import audit_record
+from museum.audit import audit_record, audit_record_many
 from museum.models import Closure
 from refunds import locking
 from refunds.errors import CampaignError
 from refunds.models import Campaign, CampaignOrder, CardExtension, Choice, Refund, ResellerNotice
-from refunds.services.refunds import _approve, _mail, refund_path_for
+from refunds.services.refunds import (
+    _approve,
+    _mail,
+    payout_path,
+    refund_path_for,
+    refunds_mail_many,
+)
 from ticketing import locking as ticket_locking
-from ticketing.models import Order, Ticket, TimeSlot
+from ticketing.models import Order, Payment, Ticket, TimeSlot
 from ticketing.selectors import site_day_bounds
 
 logger = logging.getLogger(__name__)
@@ -248,8 +254,9 @@ def campaign_process(
         return False
     slot_ids = list(campaign_slots(campaign).values_list("pk", flat=True))
     # The chunk's rows stay locked until it commits, so a second worker (a task queued
-    # twice) skips them; each order runs in its own savepoint, so one failure rolls back
-    # that order only and the loop goes on.
+    # twice) skips them. The chunk's web and desk orders are offered their refunds in a few
+    # set-based statements (a savepoint); if that fails, or for reseller orders, each order
+    # runs in its own savepoint, so one failure rolls back that order only.
     with transaction.atomic():
         entries = list(
             CampaignOrder.objects.select_for_update(skip_locked=True)
@@ -257,7 +264,25 @@ def campaign_process(
             .order_by("order_id")[:chunk]
             .values_list("pk", "order_id")
         )
+        try:
+            with transaction.atomic():
+                handled = _offer_in_bulk(
+                    campaign, order_ids=[o for _pk, o in entries], slot_ids=slot_ids, now=now
+                )
+        except Exception:
+            logger.exception("campaign %s: chunk failed as a whole; order by order", campaign_id)
+            handled = set()
+        CampaignOrder.objects.filter(
+            pk__in=[pk for pk, order_id in entries if order_id in handled]
+        ).update(
+            status=CampaignOrder.Status.DONE,
+            processed_at=now,
+            error="",
+            attempts=F("attempts") + 1,
+        )
         for entry_id, order_id in entries:
+            if order_id in handled:
+                continue
             try:
                 with transaction.atomic():
                     _process_order(campaign, order_id=order_id, slot_ids=slot_ids, now=now)
@@ -281,6 +306,94 @@ def campaign_process(
         return True
     _finish(campaign_id, now=now)
     return False
+
+
+def _offer_in_bulk(
+    campaign: Campaign, *, order_ids: list[int], slot_ids: list[int], now: dt.datetime
+) -> set[int]:
+    """Offer the refunds of a chunk's web and desk orders in a few statements.
+
+    The same outcome as ``_process_order`` for each of them (one refund per order and
+    campaign, tickets voided, an audit event, the offer e-mail), written set-based: the
+    orders are locked in id order, then refunds, their tickets, the voided tickets, audit
+    events and e-mails are each written in one statement. Returns the ids of the orders
+    handled; reseller orders are left to ``_process_order``. Call in a savepoint.
+    """
+    orders = {
+        o.pk: o
+        for o in Order.objects.select_for_update()
+        .filter(pk__in=order_ids)
+        .exclude(channel=Order.Channel.RESELLER)
+        .order_by("pk")
+    }
+    already = set(
+        Refund.objects.filter(campaign=campaign, order_id__in=list(orders)).values_list(
+            "order_id", flat=True
+        )
+    )
+    tickets_by_order: dict[int, list[Ticket]] = {}
+    for ticket in Ticket.objects.filter(
+        order_id__in=[pk for pk in orders if pk not in already],
+        time_slot_id__in=slot_ids,
+        status=Ticket.Status.VALID,
+        checked_in_at__isnull=True,
+    ).order_by("pk"):
+        tickets_by_order.setdefault(ticket.order_id, []).append(ticket)
+    payments: dict[int, Payment] = {}
+    for payment in Payment.objects.filter(
+        order_id__in=list(tickets_by_order),
+        status__in=[Payment.Status.SUCCEEDED, Payment.Status.REFUNDED],
+    ).order_by("created_at"):
+        if payment.provider == orders[payment.order_id].payment_method:
+            payments[payment.order_id] = payment  # the latest one, as refund_path_for
+    refunds = []
+    for order_id, tickets in tickets_by_order.items():
+        order = orders[order_id]
+        paid = sum(t.price_cents for t in tickets)
+        path = payout_path(order, payments.get(order_id))
+        refund = Refund(
+            order=order,
+            campaign=campaign,
+            origin=Refund.Origin.CAMPAIGN,
+            status=Refund.Status.OFFERED,
+            method=path.method if paid else Refund.Method.NOTHING,
+            payment=path.payment,
+            paid_cents=paid,
+            amount_cents=paid,
+            currency=order.currency,
+            answer_by=campaign.answer_by,
+        )
+        refunds.append(refund)
+    Refund.objects.bulk_create(refunds)
+    links = Refund.tickets.through
+    links.objects.bulk_create(
+        [
+            links(refund_id=refund.pk, ticket_id=ticket.pk)
+            for refund in refunds
+            for ticket in tickets_by_order[refund.order_id]
+        ]
+    )
+    # The visits will not happen: the tickets stop admitting and their seats are freed now.
+    Ticket.objects.filter(
+        pk__in=[t.pk for tickets in tickets_by_order.values() for t in tickets]
+    ).update(status=Ticket.Status.CANCELLED, cancelled_at=now, updated_at=now)
+    audit_record_many(
+        action="refund.offered",
+        events=[
+            (
+                refund,
+                {
+                    "campaign": campaign.pk,
+                    "tickets": len(tickets_by_order[refund.order_id]),
+                    "paid_cents": refund.paid_cents,
+                },
+            )
+            for refund in refunds
+        ],
+        now=now,
+    )
+    refunds_mail_many(refunds, template="offer", key="offer")
+    return set(orders)
 
 
 def _process_order(

@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from museum.audit import audit_record
-from museum.emails import email_enqueue
+from museum.emails import EmailToQueue, email_enqueue, email_enqueue_many
 from refunds import locking
 from refunds.errors import RefundError
 from refunds.models import Choice, Refund, Voucher
@@ -51,10 +51,7 @@ def refund_path_for(order: Order) -> PayoutPath:
     Stripe can only refund to the payment method that paid; everything else (cash and card
     terminal at the desk, a card payment Stripe no longer knows) is a bank transfer.
     """
-    if order.channel == Order.Channel.RESELLER:
-        return PayoutPath(Refund.Method.RESELLER, None)
-    if order.total_cents == 0:
-        return PayoutPath(Refund.Method.NOTHING, None)
+    payment = None
     if order.payment_method in (Order.PaymentMethod.STRIPE, Order.PaymentMethod.DEMO):
         payment = (
             order.payments.filter(
@@ -64,13 +61,20 @@ def refund_path_for(order: Order) -> PayoutPath:
             .order_by("-created_at")
             .first()
         )
-        if payment is not None:
-            method = (
-                Refund.Method.STRIPE
-                if payment.provider == Order.PaymentMethod.STRIPE
-                else Refund.Method.DEMO
-            )
-            return PayoutPath(method, payment)
+    return payout_path(order, payment)
+
+
+def payout_path(order: Order, payment: Payment | None) -> PayoutPath:
+    """``refund_path_for`` with the order's card payment already looked up (or None)."""
+    if order.channel == Order.Channel.RESELLER:
+        return PayoutPath(Refund.Method.RESELLER, None)
+    if order.total_cents == 0:
+        return PayoutPath(Refund.Method.NOTHING, None)
+    if payment is not None and payment.provider == order.payment_method:
+        if payment.provider == Order.PaymentMethod.STRIPE:
+            return PayoutPath(Refund.Method.STRIPE, payment)
+        if payment.provider == Order.PaymentMethod.DEMO:
+            return PayoutPath(Refund.Method.DEMO, payment)
     return PayoutPath(Refund.Method.BANK_TRANSFER, None)
 
 
@@ -89,13 +93,11 @@ def _refunded_elsewhere(payment: Payment, *, exclude: int | None = None) -> int:
     return qs.aggregate(total=Sum("amount_cents"))["total"] or 0
 
 
-def _mail(refund: Refund, *, template: str, key: str, extra: dict | None = None) -> None:
-    """Queue an e-mail about ``refund`` to its buyer, in the buyer's language, once per key."""
+def _mail_context(refund: Refund, extra: dict | None = None) -> dict:
+    """What every refund e-mail shows, with names read in the buyer's language."""
     order = refund.order
-    if not order.email:
-        return
     with translation.override(order.language):
-        context = {
+        return {
             "order_code": order.code,
             "name": order.name,
             "amount": Decimal(refund.amount_cents) / 100,
@@ -112,12 +114,36 @@ def _mail(refund: Refund, *, template: str, key: str, extra: dict | None = None)
             "needs_bank_details": refund.needs_bank_details,
             **(extra or {}),
         }
+
+
+def _mail(refund: Refund, *, template: str, key: str, extra: dict | None = None) -> None:
+    """Queue an e-mail about ``refund`` to its buyer, in the buyer's language, once per key."""
+    order = refund.order
+    if not order.email:
+        return
     email_enqueue(
         dedupe_key=f"refunds.{key}:{refund.pk}",
         to=order.email,
         template=f"refunds/{template}",
-        context=context,
+        context=_mail_context(refund, extra),
         language=order.language,
+    )
+
+
+def refunds_mail_many(refunds: list[Refund], *, template: str, key: str) -> None:
+    """``_mail`` for many refunds at once (a campaign's chunk): one insert for all."""
+    email_enqueue_many(
+        [
+            EmailToQueue(
+                dedupe_key=f"refunds.{key}:{refund.pk}",
+                to=refund.order.email,
+                template=f"refunds/{template}",
+                context=_mail_context(refund),
+                language=refund.order.language,
+            )
+            for refund in refunds
+            if refund.order.email
+        ]
     )
 
 

@@ -337,6 +337,11 @@ def test_failed_orders_are_listed_and_retried(
             raise RuntimeError("mail server down")
         return real(campaign, order_id=order_id, slot_ids=slot_ids, now=now)
 
+    def bulk_breaks(*args, **kwargs):
+        raise RuntimeError("chunk statement failed")
+
+    # the chunk's set-based path fails, then that order fails on its own as well
+    monkeypatch.setattr(campaigns, "_offer_in_bulk", bulk_breaks)
     monkeypatch.setattr(campaigns, "_process_order", flaky)
     with django_capture_on_commit_callbacks(execute=True):
         manager.post(reverse("admin:refunds_campaign_run", args=[campaign.pk]))

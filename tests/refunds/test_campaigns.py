@@ -172,6 +172,11 @@ def test_a_failing_order_is_marked_and_retried_alone(monkeypatch, run_tasks):
             raise RuntimeError("database hiccup")
         return real(campaign, order_id=order_id, slot_ids=slot_ids, now=now)
 
+    def bulk_breaks(*args, **kwargs):
+        raise RuntimeError("chunk statement failed")
+
+    # the chunk's set-based path fails as a whole, then one order fails on its own
+    monkeypatch.setattr(campaigns, "_offer_in_bulk", bulk_breaks)
     monkeypatch.setattr(campaigns, "_process_order", flaky)
     campaign = _closure(slot)
     # when the campaign runs
