@@ -223,6 +223,11 @@ class Refund(TimeStampedModel):
     paid_cents = models.PositiveIntegerField(_("paid for these tickets (cents)"))
     fee_cents = models.PositiveIntegerField(_("fee kept (cents)"), default=0)
     amount_cents = models.PositiveIntegerField(_("to pay back (cents)"))
+    voucher_cents = models.PositiveIntegerField(
+        _("of which back on a voucher (cents)"),
+        default=0,
+        help_text=_("The part the buyer had paid with a voucher goes back to that voucher."),
+    )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     answer_by = models.DateTimeField(_("answer by"), null=True, blank=True)
     buyer_reason = models.TextField(_("buyer's reason"), blank=True, max_length=1000)
@@ -283,6 +288,10 @@ class Refund(TimeStampedModel):
                 condition=Q(fee_cents__lte=models.F("paid_cents")),
                 name="refund_fee_not_more_than_paid",
             ),
+            models.CheckConstraint(
+                condition=Q(voucher_cents__lte=models.F("amount_cents")),
+                name="refund_voucher_part_not_more_than_amount",
+            ),
             models.UniqueConstraint(
                 fields=["campaign", "order"],
                 condition=Q(campaign__isnull=False),
@@ -308,8 +317,13 @@ class Refund(TimeStampedModel):
         return f"{self.order.code} · {self.amount_cents / 100:.2f} {self.currency}"
 
     @property
+    def money_cents(self) -> int:
+        """What goes back as money (Stripe, bank, cash): the amount less the voucher part."""
+        return self.amount_cents - self.voucher_cents
+
+    @property
     def needs_bank_details(self) -> bool:
-        return self.method == self.Method.BANK_TRANSFER and not self.iban
+        return self.method == self.Method.BANK_TRANSFER and not self.iban and self.money_cents > 0
 
 
 class TransferBatch(TimeStampedModel):
@@ -382,6 +396,32 @@ class Voucher(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.code
+
+
+class VoucherRedemption(models.Model):
+    """A voucher spent on an order; released (its value back on the voucher) when the order
+    is never paid, or when its tickets are refunded."""
+
+    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="redemptions")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="voucher_redemptions")
+    amount_cents = models.PositiveIntegerField(_("spent (cents)"))
+    returned_cents = models.PositiveIntegerField(_("given back (cents)"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("voucher spent")
+        verbose_name_plural = _("vouchers spent")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(returned_cents__lte=models.F("amount_cents")),
+                name="voucher_redemption_returned_not_more_than_spent",
+            ),
+            models.UniqueConstraint(fields=["voucher", "order"], name="voucher_once_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voucher_id} → {self.order_id}: {self.amount_cents}"
 
 
 class CardExtension(models.Model):

@@ -263,6 +263,7 @@ class Order(TimeStampedModel):
         CASH = "cash", _("cash")
         CARD_TERMINAL = "card_terminal", _("card terminal")
         INVOICE = "invoice", _("reseller invoice")
+        VOUCHER = "voucher", _("voucher")
 
     code = models.CharField(_("order code"), max_length=12, unique=True, default=new_order_code)
     access_token = models.CharField(max_length=40, unique=True, default=new_secret, editable=False)
@@ -296,6 +297,11 @@ class Order(TimeStampedModel):
     )
     reseller_reference = models.CharField(_("reseller reference"), max_length=100, blank=True)
     total_cents = models.PositiveIntegerField(_("total (cents)"), default=0)
+    voucher_cents = models.PositiveIntegerField(
+        _("paid with vouchers (cents)"),
+        default=0,
+        help_text=_("Part of the total paid with vouchers; the rest is paid with money."),
+    )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     hold_expires_at = models.DateTimeField(_("seats held until"), null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
@@ -316,6 +322,12 @@ class Order(TimeStampedModel):
         ordering = ["-created_at"]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(voucher_cents__lte=models.F("total_cents")),
+                name="order_voucher_not_more_than_total",
+            )
+        ]
         indexes = [
             models.Index(fields=["status", "hold_expires_at"]),
             models.Index(fields=["reseller", "created_at"]),
@@ -330,6 +342,11 @@ class Order(TimeStampedModel):
     @property
     def total(self) -> Decimal:
         return Decimal(self.total_cents) / 100
+
+    @property
+    def due_cents(self) -> int:
+        """What is paid with money: the total less what vouchers pay."""
+        return self.total_cents - self.voucher_cents
 
 
 class Ticket(TimeStampedModel):
