@@ -265,8 +265,13 @@ REFUNDS = {
 # Bank details are erased this many days after the transfer is confirmed.
 REFUNDS_BANK_DETAILS_MARGIN_DAYS = env.int("REFUNDS_BANK_DETAILS_MARGIN_DAYS", default=30)
 # The museum's account that bank refunds are paid from (the debtor of the SEPA file).
-REFUNDS_DEBTOR_NAME = env.str("REFUNDS_DEBTOR_NAME", default="Museum (demo account)")
-REFUNDS_DEBTOR_IBAN = env.str("REFUNDS_DEBTOR_IBAN", default="BE68539007547034")
+# In production there is no default: exporting a transfer file refuses to run without them.
+REFUNDS_DEBTOR_NAME = env.str(
+    "REFUNDS_DEBTOR_NAME", default="" if PRODUCTION else "Museum (demo account)"
+)
+REFUNDS_DEBTOR_IBAN = env.str(
+    "REFUNDS_DEBTOR_IBAN", default="" if PRODUCTION else "BE68539007547034"
+)
 REFUNDS_DEBTOR_BIC = env.str("REFUNDS_DEBTOR_BIC", default="")
 
 # --- Auth -------------------------------------------------------------------------------
