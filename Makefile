@@ -43,7 +43,7 @@ lint: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/djlint templates --lint --quiet
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py makemigrations --check --dry-run
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/mypy museum ticketing accounts newsletter privacy
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/mypy museum ticketing accounts newsletter privacy refunds
 
 bench: install-test
 	$(BIN)/python bench/run.py

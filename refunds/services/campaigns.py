@@ -44,14 +44,14 @@ CHUNK = 200
 def campaign_slots(campaign: Campaign) -> QuerySet[TimeSlot]:
     """The time slots a campaign cancels."""
     if campaign.scope == Campaign.Scope.SLOT:
-        return TimeSlot.objects.filter(pk=campaign.time_slot_id)
+        return TimeSlot.objects.filter(pk=campaign.time_slot_id or 0)
     start, _end = site_day_bounds(campaign.first_day)
     _start, end = site_day_bounds(campaign.last_day)
     slots = TimeSlot.objects.filter(
         site_id=campaign.site_id, starts_at__gte=start, starts_at__lt=end
     )
     if campaign.scope in (Campaign.Scope.DAY, Campaign.Scope.EXHIBITION):
-        slots = slots.filter(exhibition_id=campaign.exhibition_id)
+        slots = slots.filter(exhibition_id=campaign.exhibition_id or 0)
     return slots
 
 

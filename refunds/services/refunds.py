@@ -106,10 +106,10 @@ def _mail_context(refund: Refund, extra: dict | None = None) -> dict:
             "currency": refund.currency,
             "method": str(refund.get_method_display()),
             "refund_url": settings.SITE_URL + refund_public_path(refund),
-            "reason": refund.campaign.reason if refund.campaign_id else refund.staff_reason,
+            "reason": refund.campaign.reason if refund.campaign else refund.staff_reason,
             "answer_by": timezone.localtime(refund.answer_by) if refund.answer_by else None,
             "default_choice": (
-                str(refund.campaign.get_default_choice_display()) if refund.campaign_id else ""
+                str(refund.campaign.get_default_choice_display()) if refund.campaign else ""
             ),
             "needs_bank_details": refund.needs_bank_details,
             **(extra or {}),
@@ -317,8 +317,9 @@ def refund_approve(
                 },
                 field="amount",
             )
-        if locked.payment_id and amount > locked.payment.amount_cents - _refunded_elsewhere(
-            locked.payment, exclude=locked.pk
+        payment = locked.payment
+        if payment is not None and amount > payment.amount_cents - _refunded_elsewhere(
+            payment, exclude=locked.pk
         ):
             raise RefundError(_("This is more than is left of the payment."), field="amount")
         locked.amount_cents = amount
@@ -479,7 +480,7 @@ def _rebook(refund: Refund, *, order: Order, time_slot: TimeSlot | None, now: dt
     if time_slot.pk in {t.time_slot_id for t in tickets}:
         raise RefundError(_("This is the cancelled time slot."), field="time_slot")
     if order.site is not None and order.site.daily_capacity is not None:
-        ticket_locking.lock_site(order.site_id)
+        ticket_locking.lock_site(order.site.pk)
     slots = ticket_locking.lock_slots([time_slot.pk])
     slot = slots[time_slot.pk]
     try:
@@ -561,7 +562,7 @@ def refunds_apply_defaults(*, now: dt.datetime | None = None, batch: int = 200) 
                 locked = locking.lock_refund(refund_id)
                 if locked.status != Refund.Status.OFFERED:
                     continue
-                default = locked.campaign.default_choice if locked.campaign_id else Choice.REFUND
+                default = locked.campaign.default_choice if locked.campaign else Choice.REFUND
                 if default == Choice.VOUCHER and locked.paid_cents > 0:
                     _issue_voucher(locked, now=now, by_default=True)
                 else:
