@@ -18,3 +18,9 @@ class RefundError(Exception):
 
 class CampaignError(RefundError):
     default_message = _("This campaign cannot be run.")
+
+
+class VoucherError(RefundError):
+    """A voucher cannot be spent on this order; nothing changed."""
+
+    default_message = _("This voucher cannot be used.")

@@ -3,7 +3,7 @@
 Registered by the ModelAdmins in ``ticketing/admin.py`` (``get_urls``), wrapped in
 ``admin_site.admin_view`` (staff login) and checked against one permission each here.
 They read through ``ticketing.services.desk`` and sell through ``order_place``, the same
-service as the web shop.
+service as the web shop (with a voucher: ``refunds.services.vouchers.desk_sale_place``).
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from refunds.errors import RefundError
+from refunds.services.vouchers import desk_sale_place
 from ticketing import selectors
 from ticketing.documents import order_pdf
 from ticketing.errors import TicketingError
 from ticketing.models import Order, TicketType, TimeSlot
 from ticketing.services.desk import day_board, sales_per_day, slot_occupancy_list
-from ticketing.services.orders import MAX_TICKETS_PER_ORDER, OrderLine, order_place
+from ticketing.services.orders import MAX_TICKETS_PER_ORDER, OrderLine
 
 # How far ahead the desk sells: today and the next six days.
 DESK_SALE_DAYS = 7
@@ -99,6 +101,14 @@ class DeskSaleForm(forms.Form):
         widget=forms.RadioSelect,
         initial=Order.PaymentMethod.CASH,
     )
+    voucher_code = forms.CharField(
+        label=gettext_lazy("Voucher code"),
+        max_length=40,
+        required=False,
+        help_text=gettext_lazy(
+            "Optional: the voucher pays what it can; the rest is collected as chosen above."
+        ),
+    )
 
     def __init__(self, *args, ticket_types: list[TicketType], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -141,7 +151,8 @@ def _desk_slots(now: dt.datetime):
 
 
 def desk_sell(request: HttpRequest, *, admin_site: AdminSite) -> HttpResponse:
-    """Choose a slot, then sell tickets in it paid at the desk (cash or card terminal)."""
+    """Choose a slot, then sell tickets in it paid at the desk (cash or card terminal),
+    partly or fully with a voucher."""
     _require(request, "ticketing.sell_at_desk")
     now = timezone.now()
     slot_id = request.POST.get("slot") or request.GET.get("slot")
@@ -168,9 +179,10 @@ def desk_sell(request: HttpRequest, *, admin_site: AdminSite) -> HttpResponse:
         form = DeskSaleForm(request.POST, ticket_types=ticket_types)
         if form.is_valid():
             try:
-                order = order_place(
+                # The sale and the voucher in one transaction: a refused voucher sells nothing.
+                order = desk_sale_place(
+                    voucher_code=form.cleaned_data["voucher_code"],
                     lines=form.lines(slot),
-                    channel=Order.Channel.DESK,
                     email=form.cleaned_data["email"],
                     name=form.cleaned_data["name"],
                     language=form.cleaned_data["language"],
@@ -179,6 +191,8 @@ def desk_sell(request: HttpRequest, *, admin_site: AdminSite) -> HttpResponse:
                 )
             except TicketingError as error:
                 form.add_error(None, error.message)
+            except RefundError as error:
+                form.add_error("voucher_code", error.message)
             else:
                 issued = order.tickets.count()
                 messages.success(

@@ -28,7 +28,10 @@ from accounts.services.card_scans import (
 )
 from museum.models import Site
 from museum.ratelimit import is_limited
+from museum.templatetags.money import euros
 from newsletter.services import consent_record_at_checkout
+from refunds.errors import RefundError
+from refunds.services.vouchers import voucher_apply, voucher_codes_for_order
 from ticketing import selectors
 from ticketing.documents import order_pdf
 from ticketing.errors import TicketingError
@@ -245,15 +248,27 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def order_pay(request: HttpRequest, token: str) -> HttpResponse:
-    """Summary of a held order with the button that starts the payment."""
+    """Summary of a held order, a voucher code field, and the button that starts the payment.
+
+    A POST with ``voucher_code`` spends a voucher (rate-limited like the checkout, as codes
+    must not be guessed); any other POST starts the payment of what is left due.
+    """
     try:
         order = _order_by_token(request, token)
     except TooManyLookups:
         return _too_many(request)
     if order.status != Order.Status.PENDING:
         return redirect("ticketing:order_detail", token=token)
-    error = None
-    if request.method == "POST":
+    error = voucher_error = None
+    voucher_code = ""
+    if request.method == "POST" and "voucher_code" in request.POST:
+        voucher_code = request.POST.get("voucher_code", "")[:40]
+        voucher_error = _apply_voucher(request, order, voucher_code)
+        if voucher_error is None:
+            if order.status == Order.Status.PAID:
+                return redirect("ticketing:order_detail", token=token)
+            return redirect("ticketing:order_pay", token=token)
+    elif request.method == "POST":
         try:
             payment = payment_start(
                 order=order,
@@ -275,10 +290,32 @@ def order_pay(request: HttpRequest, token: str) -> HttpResponse:
             "order": order,
             "tickets": selectors.order_tickets(order),
             "error": error,
+            "voucher_error": voucher_error,
+            "voucher_code": voucher_code,
+            "voucher_codes": voucher_codes_for_order(order) if order.voucher_cents else [],
             "hold_expires_at": order.hold_expires_at,
         },
-        status=400 if error else 200,
+        status=400 if error or voucher_error else 200,
     )
+
+
+def _apply_voucher(request: HttpRequest, order: Order, code: str) -> str | None:
+    """Spend a voucher typed on the payment step; the message to show when refused."""
+    if is_limited(request, scope="checkout"):
+        return _("Too many attempts from your connection. Please wait a few minutes.")
+    try:
+        redemption = voucher_apply(order=order, code=code)
+    except RefundError as exc:
+        return str(exc.message)
+    if order.status == Order.Status.PAID:
+        messages.success(request, _("Your voucher paid for the whole order."))
+    else:
+        messages.success(
+            request,
+            _("%(amount)s of your voucher was applied. Left to pay: %(due)s.")
+            % {"amount": euros(redemption.amount_cents), "due": euros(order.due_cents)},
+        )
+    return None
 
 
 @require_GET

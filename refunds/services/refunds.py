@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -90,7 +90,8 @@ def _refunded_elsewhere(payment: Payment, *, exclude: int | None = None) -> int:
     )
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
-    return qs.aggregate(total=Sum("amount_cents"))["total"] or 0
+    # Only the money part comes out of the payment; a voucher part goes back to a voucher.
+    return qs.aggregate(total=Sum(F("amount_cents") - F("voucher_cents")))["total"] or 0
 
 
 def _mail_context(refund: Refund, extra: dict | None = None) -> dict:
@@ -183,7 +184,15 @@ def _approve(refund: Refund, *, actor, now: dt.datetime, by_default: bool = Fals
     refund.chosen_by_default = by_default
     if refund.decided_by_id is None and getattr(actor, "is_authenticated", False):
         refund.decided_by = actor
-    if refund.amount_cents == 0 or refund.method == Refund.Method.NOTHING:
+    from refunds.services.vouchers import vouchers_credit_refund
+
+    # What vouchers paid goes back to them first; only the rest is paid back as money.
+    vouchers_credit_refund(refund, now=now)
+    if (
+        refund.amount_cents == 0
+        or refund.method == Refund.Method.NOTHING
+        or refund.money_cents == 0
+    ):
         refund.status = Refund.Status.SUCCEEDED
         refund.succeeded_at = now
         refund.closed_at = now
@@ -197,6 +206,7 @@ def _approve(refund: Refund, *, actor, now: dt.datetime, by_default: bool = Fals
         data={
             "order": refund.order.code,
             "amount_cents": refund.amount_cents,
+            "voucher_cents": refund.voucher_cents,
             "fee_cents": refund.fee_cents,
             "method": refund.method,
             "by_default": by_default,
@@ -318,7 +328,10 @@ def refund_approve(
                 field="amount",
             )
         payment = locked.payment
-        if payment is not None and amount > payment.amount_cents - _refunded_elsewhere(
+        from refunds.services.vouchers import vouchers_returnable_cents
+
+        money = max(0, amount - vouchers_returnable_cents(locked.order))
+        if payment is not None and money > payment.amount_cents - _refunded_elsewhere(
             payment, exclude=locked.pk
         ):
             raise RefundError(_("This is more than is left of the payment."), field="amount")
@@ -588,6 +601,13 @@ def refund_send(*, refund_id: int, now: dt.datetime | None = None) -> str:
         locked = locking.lock_refund(refund_id)
         if locked.method not in (Refund.Method.STRIPE, Refund.Method.DEMO):
             return locked.provider_reference
+        if locked.status == Refund.Status.APPROVED and locked.money_cents == 0:
+            # All of it went back to vouchers: no money to ask the provider for.
+            locked.status = Refund.Status.SUCCEEDED
+            locked.succeeded_at = locked.closed_at = now
+            locked.save(update_fields=["status", "succeeded_at", "closed_at", "updated_at"])
+            _settle_order(locked.order, now=now)
+            return ""
         if locked.status == Refund.Status.APPROVED:
             locked.status = Refund.Status.SENT
             locked.sent_at = now
@@ -601,7 +621,7 @@ def refund_send(*, refund_id: int, now: dt.datetime | None = None) -> str:
     try:
         reference = provider.refund(
             payment=payment,
-            amount_cents=locked.amount_cents,
+            amount_cents=locked.money_cents,
             idempotency_key=f"refund-{locked.public_id}-{locked.attempt}",
             metadata={"refund": str(locked.public_id), "attempt": str(locked.attempt)},
         )

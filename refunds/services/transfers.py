@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -63,13 +64,15 @@ class TransferError(RefundError):
 
 def transfers_due():
     """The refunds the next file would pay: approved bank refunds in euros, with their
-    bank details, in no batch yet, of a positive amount; oldest first. No side effects."""
+    bank details, in no batch yet, with money to pay (``money_cents`` > 0); oldest first.
+    No side effects."""
     return (
         Refund.objects.filter(
             method=Refund.Method.BANK_TRANSFER,
             status=Refund.Status.APPROVED,
             transfer_batch__isnull=True,
-            amount_cents__gt=0,
+            # Money is owed: the part that did not go back to a voucher.
+            amount_cents__gt=F("voucher_cents"),
             currency=SEPA_CURRENCY,
         )
         .exclude(iban="")
@@ -139,7 +142,7 @@ def transfer_batch_export(
             debtor=debtor_from_settings(),
             transfers=transfers,
         )
-        total = sum(refund.amount_cents for refund in chosen)
+        total = sum(refund.money_cents for refund in chosen)
         batch = TransferBatch.objects.create(
             message_id=message_id,
             count=len(chosen),
@@ -159,7 +162,7 @@ def transfer_batch_export(
                 actor=actor,
                 data={
                     "order": refund.order.code,
-                    "amount_cents": refund.amount_cents,
+                    "amount_cents": refund.money_cents,
                     "transfer_batch": message_id,
                     "end_to_end_id": transfer.end_to_end_id,
                 },
@@ -186,7 +189,7 @@ def _transfer(refund: Refund) -> Transfer:
     sepa_latin(refund.account_holder)  # fail here, for this refund only
     return Transfer(
         end_to_end_id=end_to_end_id(order_code=refund.order.code, refund_pk=refund.pk),
-        amount_cents=refund.amount_cents,
+        amount_cents=refund.money_cents,
         creditor_name=refund.account_holder,
         creditor_iban=refund.iban,
         creditor_bic=refund.bic,
@@ -241,7 +244,7 @@ def transfer_batch_mark_paid(
                 actor=actor,
                 data={
                     "order": refund.order.code,
-                    "amount_cents": refund.amount_cents,
+                    "amount_cents": refund.money_cents,
                     "transfer_batch": locked.message_id,
                 },
                 now=now,
@@ -259,7 +262,7 @@ def transfer_batch_mark_paid(
             data={
                 "message_id": locked.message_id,
                 "succeeded": len(refunds),
-                "total_cents": sum(refund.amount_cents for refund in refunds),
+                "total_cents": sum(refund.money_cents for refund in refunds),
             },
             now=now,
         )

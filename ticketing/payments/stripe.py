@@ -67,7 +67,9 @@ def _line_items(order: Order) -> list[dict[str, Any]]:
     """One Checkout line per ticket type, price and slot, named in the buyer's language.
 
     Free tickets are left out (Checkout shows what is paid; our e-mail lists everything).
-    Falls back to one line with the order total if the tickets do not add up to it.
+    Falls back to one line with the amount due if the tickets do not add up to the total,
+    and is one line "Order XXXX (voucher applied)" for the amount due when vouchers pay
+    part of it.
     """
     tickets = order.tickets.select_related("ticket_type", "time_slot__exhibition").order_by("pk")
     groups: OrderedDict[tuple[int, int, int], dict[str, Any]] = OrderedDict()
@@ -97,15 +99,19 @@ def _line_items(order: Order) -> list[dict[str, Any]]:
             groups[key]["quantity"] += 1
         items = list(groups.values())
         total = sum(i["quantity"] * i["price_data"]["unit_amount"] for i in items)
-        if total != order.total_cents:
-            logger.warning("order %s: tickets do not add up to the total", order.code)
+        if order.voucher_cents > 0 or total != order.total_cents:
+            if order.voucher_cents > 0:
+                name = _("Order %(code)s (voucher applied)") % {"code": order.code}
+            else:
+                logger.warning("order %s: tickets do not add up to the total", order.code)
+                name = _("Order %(code)s") % {"code": order.code}
             items = [
                 {
                     "quantity": 1,
                     "price_data": {
                         "currency": order.currency.lower(),
-                        "unit_amount": order.total_cents,
-                        "product_data": {"name": _("Order %(code)s") % {"code": order.code}},
+                        "unit_amount": order.due_cents,
+                        "product_data": {"name": name},
                     },
                 }
             ]
@@ -133,7 +139,7 @@ class StripeProvider:
     def start(
         self, *, order: Order, success_url: str, cancel_url: str, idempotency_key: str
     ) -> StartedPayment:
-        """Create a Checkout Session for the order's total, in its currency and language.
+        """Create a Checkout Session for what the order has due, in its currency and language.
 
         Side effects: one POST to Stripe (idempotent under ``idempotency_key``).
         Raises: PaymentError when Stripe refuses or cannot be reached.

@@ -392,8 +392,12 @@ def orders_expire_holds(*, now: dt.datetime | None = None, batch: int = 1000) ->
     """Turn pending orders whose hold ran out into expired ones; returns how many.
 
     Capacity is already free the moment a hold expires (availability reads the expiry);
-    this sweep only makes the status say so. Side effects: Order.status updates.
+    this sweep only makes the status say so. What vouchers paid of an order that was never
+    paid goes back to them (expired here, or closed elsewhere: a campaign, a late payment
+    refunded). Side effects: Order.status updates; voucher releases with their audit.
     """
+    from refunds.services.vouchers import vouchers_release_unpaid
+
     now = now or timezone.now()
     done = 0
     while True:
@@ -403,6 +407,7 @@ def orders_expire_holds(*, now: dt.datetime | None = None, batch: int = 1000) ->
             .values_list("pk", flat=True)[:batch]
         )
         if not ids:
+            vouchers_release_unpaid(now=now)
             return done
         done += Order.objects.filter(
             pk__in=ids, status=Order.Status.PENDING, hold_expires_at__lte=now

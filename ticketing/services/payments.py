@@ -42,7 +42,9 @@ def payment_start(
 ) -> Payment:
     """Start (or resume) paying a held order at the configured provider.
 
-    A started payment that is still open is reused, so a double click opens one session.
+    The amount is what is due with money (``Order.due_cents``: the total less vouchers).
+    A started payment that is still open and for that amount is reused, so a double
+    click opens one session.
     No lock is held during the provider call. Side effects: a Payment row.
     Raises: OrderNotPayable (hold expired, already paid), PaymentError (provider down).
     """
@@ -55,13 +57,22 @@ def payment_start(
             _("Your places were held for %(n)d minutes and have been released. Please start again.")
             % {"n": settings.TICKETING["HOLD_MINUTES"]}
         )
+    if order.due_cents <= 0:
+        # Vouchers pay it all: voucher_apply issued it (or will have, once committed).
+        raise OrderNotPayable(_("Nothing is left to pay on this order."))
     provider = get_provider()
     open_payment = (
         order.payments.filter(provider=provider.name, status=Payment.Status.STARTED)
         .order_by("-created_at")
         .first()
     )
-    if open_payment is not None and open_payment.redirect_url:
+    # A session started for another amount (a voucher was applied since) is not reused:
+    # if the buyer pays it anyway, the amount no longer matches and the money goes back.
+    if (
+        open_payment is not None
+        and open_payment.redirect_url
+        and open_payment.amount_cents == order.due_cents
+    ):
         return open_payment
     attempt = order.payments.count() + 1
     try:
@@ -81,7 +92,7 @@ def payment_start(
         provider=provider.name,
         reference=started.reference,
         payment_intent=started.payment_intent,
-        amount_cents=order.total_cents,
+        amount_cents=order.due_cents,
         currency=order.currency,
         redirect_url=started.redirect_url,
     )
@@ -93,8 +104,9 @@ def payment_event_handle(
 ) -> Outcome:
     """Act on one verified provider event, once per event id, in any order of arrival.
 
-    A success pays the order if the amount and currency match and the seats are still
-    held or still free; otherwise the money is refunded and the buyer told. Failures and
+    A success pays the order if the amount and currency match what is due (the total
+    less vouchers) and the seats are still held or still free; otherwise the money is
+    refunded, the buyer told and an unpaid order's vouchers released. Failures and
     refunds update the payment only in a forward direction, so late or repeated events
     change nothing. Side effects: WebhookEvent row, order/ticket/payment status, audit,
     e-mail, a refund task after commit.
@@ -167,7 +179,7 @@ def _on_success(payment: Payment, event: ProviderEvent, now: dt.datetime) -> Out
     ):
         payment.save(update_fields=["payment_intent", "updated_at"])
         return Outcome.ALREADY_HANDLED
-    amount_ok = event.amount_cents == order.total_cents and (
+    amount_ok = event.amount_cents == order.due_cents and (
         event.currency.upper() == order.currency.upper()
     )
     if not amount_ok:
@@ -202,6 +214,11 @@ def _on_success(payment: Payment, event: ProviderEvent, now: dt.datetime) -> Out
         order.tickets.exclude(status=Ticket.Status.CANCELLED).update(
             status=Ticket.Status.CANCELLED, cancelled_at=now
         )
+        if order.voucher_cents:
+            # Never paid: what vouchers had paid goes back to them.
+            from refunds.services.vouchers import vouchers_release_for_orders
+
+            vouchers_release_for_orders(order_ids=[order.pk], now=now)
     audit_record(
         action="payment.refund_requested",
         subject=order,
