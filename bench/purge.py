@@ -10,21 +10,20 @@ SELECT over generate_series, in chunks of 100,000): every order was paid eight y
 three orders per buyer, so that the buyers' last transaction is past the five-year rule.
 
 `measure` runs `run` in a child process, as the Celery worker would run the nightly task
-(every rule, batches of 2,000), and reads the child's own peak resident memory from
+(every rule, batches of 10,000), and reads the child's own peak resident memory from
 os.wait4 (ru_maxrss): purge_peak_rss_mb. purge_rows_per_s is the rows deleted or
 anonymised (here the N orders; their tickets hold no name and stay, as declared) divided by
 the wall time of purge_run.
 
 The issue asks for one million orders; the bench's default is BENCH_PURGE_ROWS=200000 so
 that the whole `make bench` stays within its time budget. Set BENCH_PURGE_ROWS=1000000 to
-measure the full size. Measured on the 2-CPU development machine (PostgreSQL 15, defaults):
-200,000 orders: about 17,000-20,000 rows/s, 79 MB; 1,000,000 orders: 16,600 rows/s (60 s),
-79.5 MB, i.e. memory stays flat and the speed misses the 50,000 target. The time goes to
-the batched UPDATEs of ticketing_order (14 indexes, the e-mail among them, so no update is
-HOT): a bare UPDATE of 20,000 orders in psql runs at about 25,000 rows/s on that machine,
-and about 45,000 rows/s without the four varchar_pattern_ops ("_like") indexes Django adds
-for the unique and indexed text columns; the rest is three counting scans (due rows, and
-due rows less each hold) and the one streaming SELECT.
+measure the full size. On the shared 2-CPU development machine (PostgreSQL 15, defaults),
+1,000,000 orders: 15,500 rows/s before the purge's batches became `= ANY` UPDATEs of
+10,000 rows (87 MB), about 19,000 rows/s after (90 MB), about 27,000 rows/s with the seven
+redundant indexes of ticketing_order dropped; the target of 50,000 is not met. More than
+90 % of the run is the UPDATE of ticketing_order: the e-mail is indexed, so no update is
+HOT and every row writes an entry in each of the table's 16 indexes. Figures, the load
+of each run, and the indexes to drop: docs/performance.md, "Retention purge".
 """
 
 from __future__ import annotations
