@@ -205,6 +205,7 @@ class Refund(TimeStampedModel):
         CASH = "cash", _("cash at the desk")
         RESELLER = "reseller", _("credited to the reseller")
         NOTHING = "nothing", _("nothing to pay (free tickets)")
+        VOUCHER = "voucher", _("back on the voucher it was paid with")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     token = models.CharField(max_length=40, unique=True, default=new_refund_token, editable=False)

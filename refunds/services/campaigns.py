@@ -94,6 +94,7 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
             "order__channel",
             "order__payment_method",
             "order__total_cents",
+            "order__voucher_cents",
             "order__email",
             "price_cents",
             "seats",
@@ -109,6 +110,7 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
                 "channel": row["order__channel"],
                 "payment_method": row["order__payment_method"],
                 "total_cents": row["order__total_cents"],
+                "voucher_cents": row["order__voucher_cents"],
                 "email": bool(row["order__email"]),
                 "amount_cents": 0,
                 "tickets": 0,
@@ -163,6 +165,8 @@ def _method_label(entry: dict, provider: str | None) -> str:
         return Refund.Method.RESELLER
     if entry["total_cents"] == 0 or entry["amount_cents"] == 0:
         return Refund.Method.NOTHING
+    if entry["voucher_cents"] >= entry["total_cents"]:
+        return Refund.Method.VOUCHER
     if provider == "stripe":
         return Refund.Method.STRIPE
     if provider == "demo":

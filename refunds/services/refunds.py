@@ -70,6 +70,9 @@ def payout_path(order: Order, payment: Payment | None) -> PayoutPath:
         return PayoutPath(Refund.Method.RESELLER, None)
     if order.total_cents == 0:
         return PayoutPath(Refund.Method.NOTHING, None)
+    if order.voucher_cents >= order.total_cents:
+        # Paid with vouchers only: the value goes back on them (vouchers_credit_refund).
+        return PayoutPath(Refund.Method.VOUCHER, None)
     if payment is not None and payment.provider == order.payment_method:
         if payment.provider == Order.PaymentMethod.STRIPE:
             return PayoutPath(Refund.Method.STRIPE, payment)

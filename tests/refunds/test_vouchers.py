@@ -495,3 +495,37 @@ def test_guessing_codes_on_the_payment_page_is_rate_limited(client, settings):
     assert response.status_code == 400
     assert response.context["voucher_error"].startswith("Too many attempts")
     assert _spent_and_left(voucher) == (1000, 0)
+
+
+def test_a_cancelled_visit_paid_by_voucher_alone_goes_back_on_the_voucher_without_an_iban(
+    client, run_tasks
+):
+    # given an order a voucher paid in full, whose day the museum then cancels
+    from refunds.models import Campaign
+    from refunds.services.campaigns import campaign_preview, campaign_start
+
+    slot = visit_slot()
+    order = _held_order(slot=slot, quantity=2)
+    voucher = VoucherFactory(amount_cents=2800)
+    voucher_apply(order=order, code=voucher.code)
+    day = timezone.localtime(slot.starts_at).date()
+    campaign = Campaign.objects.create(
+        scope=Campaign.Scope.SITE, site=slot.site, first_day=day, last_day=day, reason="flood"
+    )
+    assert campaign_preview(campaign=campaign).by_method == {
+        "voucher": {"orders": 1, "amount_cents": 2800}
+    }
+    with run_tasks():
+        campaign_start(campaign=campaign, actor=None)
+    refund = Refund.objects.get(order=order)
+    assert (refund.method, refund.needs_bank_details) == (Refund.Method.VOUCHER, False)
+    # when the buyer opens the offer, money back needs no bank details
+    page = client.get(reverse("refunds:refund", args=[refund.token])).content.decode()
+    assert 'name="iban"' not in page
+    # and chooses it
+    response = client.post(reverse("refunds:refund", args=[refund.token]), {"action": "refund"})
+    assert response.status_code == 302
+    # then the value is back on the voucher and nothing is owed as money
+    refund.refresh_from_db()
+    assert (refund.status, refund.voucher_cents, refund.money_cents) == ("succeeded", 2800, 0)
+    assert _spent_and_left(voucher) == (2800, 0)
