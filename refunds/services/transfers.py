@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -104,9 +105,17 @@ def transfer_batch_export(
     Side effects, in one transaction: a TransferBatch holding the XML; each refund SENT
     with ``sent_at`` and its batch; an audit event per refund (``refund.sent``) and one
     for the batch (``transfer_batch.exported``).
-    Raises: TransferError for an execution date in the past.
+    Raises: TransferError for an execution date in the past, or when the museum's own
+    account (the debtor) is not configured.
     """
     now = now or timezone.now()
+    if not (settings.REFUNDS_DEBTOR_IBAN and settings.REFUNDS_DEBTOR_NAME):
+        raise TransferError(
+            _(
+                "The museum's account is not set: REFUNDS_DEBTOR_NAME and REFUNDS_DEBTOR_IBAN "
+                "are needed before a transfer file can be made."
+            )
+        )
     execution_date = execution_date or _default_execution_date(now)
     if execution_date < timezone.localdate(now):
         raise TransferError(_("The execution date cannot be in the past."))

@@ -437,3 +437,18 @@ def test_an_unpaid_file_keeps_its_xml(finance):
     assert run.report["refunds.transferbatch"]["anonymised"] == 0
     batch.refresh_from_db()
     assert batch.xml.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+
+
+@pytest.mark.django_db
+def test_no_file_without_the_museums_own_account(finance, settings):
+    # given a refund due, and no debtor account configured (production without it)
+    refund = RefundFactory()
+    settings.REFUNDS_DEBTOR_IBAN = ""
+    # when finance exports
+    with pytest.raises(TransferError) as caught:
+        transfer_batch_export(actor=finance, now=MONDAY)
+    # then it says what to set, and nothing changed
+    assert "REFUNDS_DEBTOR_IBAN" in str(caught.value.message)
+    assert not TransferBatch.objects.exists()
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.APPROVED
