@@ -2,7 +2,7 @@
 
 Subject requests are evidence that the museum answered a person's rights (Art. 5(2),
 12 GDPR): they are kept five years after the end of the calendar year they were closed
-in, then anonymised. Restrictions and objections last as long as they are in force, and
+in, then deleted with their trail. Restrictions and objections last as long as they are in force, and
 a lifted one is kept as proof for the same period. Purge runs, retention settings and
 erasure records hold no data about visitors: only which staff member acted, and, for
 erasures, a keyed hash instead of the person's address.
@@ -54,7 +54,8 @@ register(
     purpose=purposes.PRIVACY_REQUESTS,
     legal_basis=LegalBasis.LEGAL_OBLIGATION,
     recipients=[purposes.HOSTING, purposes.MAIL_PROVIDER],
-    retention=Retention.years_after_year_end(5, of="created_at"),
+    # Counted from the closing: an open request has no date yet and is never due.
+    retention=Retention.years_after_year_end(5, of="closed_at"),
     erasure=Erasure.keep(reason=REQUESTS_KEPT),
 )
 
@@ -95,7 +96,8 @@ register(
     purpose=purposes.PRIVACY_REQUESTS,
     legal_basis=LegalBasis.LEGAL_OBLIGATION,
     recipients=[purposes.HOSTING],
-    retention=Retention.years_after_year_end(5, of="created_at"),
+    # Counted from the lifting: one still in force has no date yet and is never due.
+    retention=Retention.years_after_year_end(5, of="lifted_at"),
     erasure=Erasure.keep(
         reason=_("Kept so that the restriction or objection is still respected after erasure")
     ),

@@ -265,8 +265,10 @@ class Order(TimeStampedModel):
         INVOICE = "invoice", _("reseller invoice")
         VOUCHER = "voucher", _("voucher")
 
-    code = models.CharField(_("order code"), max_length=12, unique=True, default=new_order_code)
-    access_token = models.CharField(max_length=40, unique=True, default=new_secret, editable=False)
+    # Unique by constraints (Meta), not unique=True: only exact lookups use these columns,
+    # so the text_pattern_ops copies a unique CharField gets would only slow writes.
+    code = models.CharField(_("order code"), max_length=12, default=new_order_code)
+    access_token = models.CharField(max_length=40, default=new_secret, editable=False)
     site = models.ForeignKey(
         Site,
         on_delete=models.PROTECT,
@@ -275,14 +277,16 @@ class Order(TimeStampedModel):
         blank=True,
         help_text=_("Empty for an order of museum cards only."),
     )
+    # No index of its own: (status, hold_expires_at) serves every filter on the status.
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     payment_method = models.CharField(
         _("payment"), max_length=16, choices=PaymentMethod.choices, blank=True
     )
-    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    # Found by address only case-insensitively: the UPPER(email) index (Meta) serves that.
+    email = models.EmailField(_("e-mail"), blank=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
     language = models.CharField(_("language"), max_length=8, default="en")
     user = models.ForeignKey(
@@ -293,7 +297,12 @@ class Order(TimeStampedModel):
         related_name="orders",
     )
     reseller = models.ForeignKey(
-        Reseller, on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+        Reseller,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        db_index=False,  # (reseller, created_at) starts with it
     )
     reseller_reference = models.CharField(_("reseller reference"), max_length=100, blank=True)
     total_cents = models.PositiveIntegerField(_("total (cents)"), default=0)
@@ -326,7 +335,9 @@ class Order(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(voucher_cents__lte=models.F("total_cents")),
                 name="order_voucher_not_more_than_total",
-            )
+            ),
+            models.UniqueConstraint(fields=["code"], name="order_code_unique"),
+            models.UniqueConstraint(fields=["access_token"], name="order_access_token_unique"),
         ]
         indexes = [
             models.Index(fields=["status", "hold_expires_at"]),

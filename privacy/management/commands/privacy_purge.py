@@ -7,7 +7,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from privacy.purge import PurgeError, purge_run
+from privacy.purge import BATCH_SIZE, PurgeError, purge_run
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             default="",
             help="Apply the rules as at local midnight of this day (YYYY-MM-DD); default now.",
         )
-        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
 
     def handle(self, *args, **options) -> None:
         as_of = None
