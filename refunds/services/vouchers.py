@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -253,7 +254,8 @@ def vouchers_credit_refund(refund: Refund, *, now: dt.datetime) -> int:
     The part is what vouchers paid of the order and is not yet given back, up to the
     refund's amount; the last voucher spent is credited first. Call with the order and
     the refund locked, once per refund (approval). Sets ``refund.voucher_cents`` (the
-    caller saves the refund). Side effects: voucher balances, redemptions'
+    caller saves the refund). Side effects: voucher balances (and validity, extended to
+    at least that of a new voucher), redemptions'
     ``returned_cents``, an audit event when anything is credited. Returns the part.
     """
     if refund.voucher_cents or refund.amount_cents <= 0:
@@ -268,13 +270,18 @@ def vouchers_credit_refund(refund: Refund, *, now: dt.datetime) -> int:
     vouchers = _lock_vouchers(r.voucher_id for r in redemptions)
     left = refund.amount_cents
     credited = {}
+    # Value given back is spendable at least as long as a new voucher would be, even on a
+    # voucher that ran out meanwhile.
+    months = settings.REFUNDS["VOUCHER_MONTHS"]
+    usable_until = timezone.localdate(now) + dt.timedelta(days=round(months * 365.25 / 12))
     for redemption in redemptions:
         if left <= 0:
             break
         back = min(left, redemption.amount_cents - redemption.returned_cents)
         voucher = vouchers[redemption.voucher_id]
         voucher.balance_cents += back
-        voucher.save(update_fields=["balance_cents", "updated_at"])
+        voucher.valid_until = max(voucher.valid_until, usable_until)
+        voucher.save(update_fields=["balance_cents", "valid_until", "updated_at"])
         redemption.returned_cents += back
         redemption.save(update_fields=["returned_cents"])
         credited[str(voucher.pk)] = back

@@ -529,3 +529,38 @@ def test_a_cancelled_visit_paid_by_voucher_alone_goes_back_on_the_voucher_withou
     refund.refresh_from_db()
     assert (refund.status, refund.voucher_cents, refund.money_cents) == ("succeeded", 2800, 0)
     assert _spent_and_left(voucher) == (2800, 0)
+
+
+def test_value_given_back_to_a_voucher_that_ran_out_is_spendable_again(settings):
+    # given an order paid by a voucher that expires tomorrow
+    settings.REFUNDS = {**settings.REFUNDS, "VOUCHER_MONTHS": 12}
+    order = _held_order(slot=visit_slot(), quantity=1)
+    voucher = VoucherFactory(
+        amount_cents=1400, valid_until=timezone.localdate() + dt.timedelta(days=1)
+    )
+    voucher_apply(order=order, code=voucher.code)
+    # when the ticket is refunded
+    refund = refund_request(order=Order.objects.get(pk=order.pk), ticket_ids=None)
+    refund_approve(refund=refund, actor=None)
+    # then the value is back and usable for a new voucher's twelve months
+    voucher.refresh_from_db()
+    assert voucher.balance_cents == 1400
+    assert voucher.valid_until >= timezone.localdate() + dt.timedelta(days=365)
+
+
+def test_the_refund_page_says_what_went_back_on_the_voucher(client):
+    # given an order of 28 € paid 10 € by voucher and 18 € in cash at the desk, refunded
+    order = _held_order(slot=visit_slot(), quantity=2)
+    voucher = VoucherFactory(amount_cents=1000)
+    voucher_apply(order=order, code=voucher.code)
+    Order.objects.filter(pk=order.pk).update(
+        status=Order.Status.PAID, payment_method=Order.PaymentMethod.CASH, paid_at=timezone.now()
+    )
+    Ticket.objects.filter(order=order).update(status=Ticket.Status.VALID)
+    refund = refund_request(order=Order.objects.get(pk=order.pk), ticket_ids=None)
+    refund_approve(refund=refund, actor=None)
+    # when the buyer opens the refund page
+    page = client.get(reverse("refunds:refund", args=[refund.token])).content.decode()
+    # then it shows both parts
+    assert "Back on your voucher" in page
+    assert "€\u00a010.00" in page and "€\u00a018.00 paid back as money" in page
