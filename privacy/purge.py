@@ -557,8 +557,9 @@ def _holds(declaration: Declaration, *, as_of: dt.datetime) -> list[tuple[str, l
     model = declaration.model
     holds: list[tuple[str, list[Q]]] = []
     for hold in declaration.holds:
-        held_rows = model._default_manager.filter(hold.rows(as_of))
-        if not held_rows.exists():
+        condition = hold.rows(as_of)
+        held_rows = model._default_manager.filter(condition)
+        if not _holds_any(model, condition):
             # Nothing held for this reason: no anti-join over every due row for it.
             continue
         conditions = [Q(Exists(held_rows.filter(pk=OuterRef("pk"))))]
@@ -594,6 +595,18 @@ def _holds(declaration: Declaration, *, as_of: dt.datetime) -> list[tuple[str, l
     if conditions:
         holds.append((gettext("An open request of the person about their data"), conditions))
     return holds
+
+
+def _holds_any(model: type[models.Model], condition: Q) -> bool:
+    """Whether some row of ``model`` meets ``condition``: for an "either … or …" condition,
+    one ``EXISTS`` per alternative (same answer). Each alternative alone can use its own
+    index (the status index for orders awaiting payment; the slots still to come for
+    tickets), whereas the OR of a column and a joined table's column forces a scan of the
+    whole table joined to its tickets: about 1.5–3 s on a million orders, every night."""
+    manager = model._default_manager
+    if condition.connector != Q.OR or condition.negated:
+        return manager.filter(condition).exists()
+    return any(manager.filter(Q(part)).exists() for part in condition.children)
 
 
 def _text(model: type[models.Model], path: str) -> Any:

@@ -241,6 +241,26 @@ def test_an_order_awaiting_a_refund_is_held():
     assert _buyer(order) == ("ada@example.org", "Ada Lovelace", None)
 
 
+@pytest.mark.parametrize(
+    ("status", "visit", "expected"),
+    [
+        (Order.Status.PAID, None, False),
+        (Order.Status.PENDING, None, True),
+        (Order.Status.PAID, at(2026, 7, 1), True),
+    ],
+    ids=["nothing-held", "first-alternative", "second-alternative-through-tickets"],
+)
+def test_a_hold_is_found_through_either_of_its_alternatives(status, visit, expected):
+    # given one 2019 order, awaiting payment or with a visit to come or neither
+    _order(email="ada@example.org", when=at(2019, 3, 1), status=status, visit=visit)
+    hold = registry.get(ORDERS).holds[0].rows(at(2026, 6, 1))
+    # when the purge checks the order hold one alternative at a time
+    # then it finds what a single EXISTS over the whole condition finds
+    assert hold.connector == "OR"
+    assert purge._holds_any(Order, hold) is expected
+    assert Order.objects.filter(hold).exists() is expected
+
+
 def test_a_card_not_yet_started_is_held_with_its_reason():
     # given a card sold in 2019 and never started
     card = desk_card(email="aino@example.org", name="Aino Aalto")
