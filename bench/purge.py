@@ -20,10 +20,13 @@ that the whole `make bench` stays within its time budget. Set BENCH_PURGE_ROWS=1
 measure the full size. On the shared 2-CPU development machine (PostgreSQL 15, defaults),
 1,000,000 orders: 15,500 rows/s before the purge's batches became `= ANY` UPDATEs of
 10,000 rows (87 MB), about 19,000 rows/s after (90 MB), about 27,000 rows/s with the seven
-redundant indexes of ticketing_order dropped; the target of 50,000 is not met. More than
-90 % of the run is the UPDATE of ticketing_order: the e-mail is indexed, so no update is
-HOT and every row writes an entry in each of the table's 16 indexes. Figures, the load
-of each run, and the indexes to drop: docs/performance.md, "Retention purge".
+redundant indexes of ticketing_order dropped (ticketing/migrations/0008, 9 indexes left);
+then 18,900-34,100 rows/s over six runs as the machine's load varied (1.9-4.2), peak
+90 MB; the target of 50,000 is not met. About 90 % of the run is the batch UPDATE of
+ticketing_order (no update is HOT: the e-mail is indexed), most of it the insert into the
+unique btree of the random access tokens: with a hash index there instead, 39,900-42,600
+rows/s on the bench copy. Figures, the load of each run, and the proposed changes:
+docs/performance.md, "Retention purge".
 """
 
 from __future__ import annotations
