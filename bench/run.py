@@ -1,8 +1,9 @@
 """`make bench`: start the shop as in production, load it, print one JSON line per metric.
 
 What it does, in order (everything on 127.0.0.1, every loop bounded, about 2 minutes):
-1. creates the PostgreSQL database museum_bench (dropped at the end), migrates it, loads the
-   demo museum and seeds the bench data (bench/setup_data.py); empties Redis db 14;
+1. creates the PostgreSQL database museum_bench (BENCH_DB_NAME; dropped at the end), migrates
+   it, loads the demo museum and seeds the bench data (bench/setup_data.py); empties Redis
+   db 14 (BENCH_REDIS_DB);
 2. renders ticket PDFs in-process (bench/pdf.py): ticket_pdf_ms, ticket_pdf_10_ms;
 3. starts a Celery worker and gunicorn on a free port with production-like settings
    (DEBUG off, Redis cache and broker, tasks queued to the worker, log level WARNING);
@@ -48,10 +49,12 @@ import load  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
-DB_NAME = "museum_bench"
+# Overridable so that several people can run the bench at once on one PostgreSQL/Redis.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "museum_bench")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_BASE = PG_ADMIN_URL.rsplit("/", 1)[0]
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
 GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "1"))
 # The e-mail worker yields the CPU to the web workers: a ticket e-mail may leave a second
@@ -143,9 +146,10 @@ def psql(sql: str) -> None:
 
 
 def redis_flush() -> None:
-    """Empty Redis db 14 (the bench's own: cache, throttle counters, Celery queue)."""
+    """Empty the bench's own Redis db (cache, throttle counters, Celery queue)."""
+    db = str(REDIS_DB).encode()
     with socket.create_connection(("127.0.0.1", 6379), timeout=5) as sock:
-        sock.sendall(b"*2\r\n$6\r\nSELECT\r\n$2\r\n14\r\n*1\r\n$7\r\nFLUSHDB\r\n")
+        sock.sendall(b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n*1\r\n$7\r\nFLUSHDB\r\n" % (len(db), db))
         answer = b""
         while answer.count(b"\r\n") < 2:
             chunk = sock.recv(64)
@@ -153,7 +157,7 @@ def redis_flush() -> None:
                 break
             answer += chunk
     if answer != b"+OK\r\n+OK\r\n":
-        raise RuntimeError(f"Redis did not flush db 14: {answer!r}")
+        raise RuntimeError(f"Redis did not flush db {REDIS_DB}: {answer!r}")
 
 
 def free_port() -> int:
@@ -409,7 +413,7 @@ def main() -> int:
         try:
             redis_flush()
         except (OSError, RuntimeError) as exc:
-            log(f"could not empty Redis db 14: {exc}")
+            log(f"could not empty Redis db {REDIS_DB}: {exc}")
         if os.environ.get("BENCH_KEEP_LOGS"):
             log(f"logs and e-mails kept in {TMP}")
         else:

@@ -6,6 +6,14 @@ reference (``{"kind": "ticketing.order_pdf", "ref": "<id>"}``) and the registere
 renderer builds the file when the message is sent, so the outbox never holds a copy of
 personal documents longer than the thing they belong to.
 
+An e-mail may also be rendered when it is sent rather than when it is stored
+(``email_enqueue_deferred``): the row keeps its template and a reference
+(``{"kind": "ticketing.order_tickets", "ref": <id>}``) that the context builder registered
+for that kind turns into the template's context. A service that holds row locks (placing
+an order) stores such a row in its transaction, so the e-mail is never lost, without
+rendering three templates while the locks are held. The rendered subject and bodies are
+written to the row when it has been sent.
+
 Each e-mail has a purpose: ``TRANSACTIONAL`` (tickets, cards, answers to requests: the
 default) or ``MARKETING`` (newsletters, offers). A marketing e-mail to an address whose
 holder restricted processing or objected to marketing is not stored nor sent: the refusal
@@ -22,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -33,6 +41,9 @@ logger = logging.getLogger(__name__)
 # kind -> callable(ref) returning (filename, content bytes, mimetype)
 AttachmentRenderer = Callable[[str], tuple[str, bytes, str]]
 _ATTACHMENT_RENDERERS: dict[str, AttachmentRenderer] = {}
+# kind -> callable(context_ref) returning the template's context, read when sending
+ContextBuilder = Callable[[dict[str, Any]], dict[str, Any]]
+_CONTEXT_BUILDERS: dict[str, ContextBuilder] = {}
 
 STALE_CLAIM = dt.timedelta(minutes=10)
 
@@ -45,6 +56,21 @@ def register_attachment(kind: str) -> Callable[[AttachmentRenderer], AttachmentR
 
     def decorator(func: AttachmentRenderer) -> AttachmentRenderer:
         _ATTACHMENT_RENDERERS[kind] = func
+        return func
+
+    return decorator
+
+
+def register_context(kind: str) -> Callable[[ContextBuilder], ContextBuilder]:
+    """Register the context builder of a deferred e-mail kind (done at import, from ready()).
+
+    The builder receives the row's ``context_ref`` and runs in the recipient's language
+    when the e-mail is sent; it reads only (no side effects) and raises when what it
+    refers to is gone, which fails the send.
+    """
+
+    def decorator(func: ContextBuilder) -> ContextBuilder:
+        _CONTEXT_BUILDERS[kind] = func
         return func
 
     return decorator
@@ -104,6 +130,66 @@ def email_enqueue(
 
     transaction.on_commit(lambda: send_email.delay(email.pk))
     return email
+
+
+def email_enqueue_deferred(
+    *,
+    dedupe_key: str,
+    to: str,
+    template: str,
+    context_ref: dict[str, Any],
+    language: str,
+    attachments: list[dict[str, str]] | None = None,
+) -> OutboxEmail:
+    """Store a transactional e-mail rendered when sent, and send it once the transaction commits.
+
+    Nothing is rendered here: ``context_ref`` (``{"kind": …, "ref": …}``, the kind
+    registered with ``register_context``) is stored with ``template``, and the send task
+    builds the context and renders subject, text and HTML in ``language``. The same
+    ``dedupe_key`` never produces a second e-mail: enqueuing it again returns the stored row.
+    Side effects: an OutboxEmail row; a Celery task queued after commit.
+    Raises: KeyError when ``context_ref``'s kind has no registered builder.
+    """
+    if context_ref["kind"] not in _CONTEXT_BUILDERS:
+        raise KeyError(f"no e-mail context builder registered for {context_ref['kind']!r}")
+    email = OutboxEmail(
+        dedupe_key=dedupe_key,
+        to=to,
+        language=language,
+        template=template,
+        context_ref=context_ref,
+        attachments=attachments or [],
+    )
+    # One statement, no lookup nor savepoint first: the caller may hold row locks.
+    if not _insert_unless_key_taken(email):
+        return OutboxEmail.objects.get(dedupe_key=dedupe_key)
+    from museum.tasks import send_email
+
+    transaction.on_commit(lambda: send_email.delay(email.pk))
+    return email
+
+
+def _insert_unless_key_taken(email: OutboxEmail) -> bool:
+    """INSERT the row unless its dedupe_key is stored already; True (and its pk set) if new."""
+    fields = [f for f in OutboxEmail._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(email, add=True), connection) for f in fields]
+    quote = connection.ops.quote_name
+    table = quote(OutboxEmail._meta.db_table)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    params = ", ".join(["%s"] * len(fields))
+    # Only names from the model's metadata are formatted in; the values are parameters.
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({params}) "  # noqa: S608
+        f'ON CONFLICT ("dedupe_key") DO NOTHING RETURNING "id"'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    email.pk = row[0]
+    email._state.adding = False
+    return True
 
 
 def _refused_for_restriction(*, to: str, purpose: str, dedupe_key: str, template: str) -> bool:
@@ -222,8 +308,11 @@ def email_send(*, email_id: int, now: dt.datetime | None = None) -> bool:
     """Send one outbox e-mail if nobody has sent or claimed it; returns True if sent now.
 
     The row is claimed with a conditional UPDATE (no lock is held while talking to the
-    mail provider), so two runs of the task never both send. A failure puts the row back
-    in the queue for a retry. Raises: whatever the mail backend raises, after recording it.
+    mail provider), so two runs of the task never both send. A deferred e-mail is rendered
+    here, in its language, and keeps its subject and bodies once sent. A failure (of the
+    rendering too) puts the row back in the queue for a retry.
+    Raises: whatever the context builder, the templates or the mail backend raise, after
+    recording it.
     """
     now = now or timezone.now()
     claimed = OutboxEmail.objects.filter(
@@ -232,15 +321,19 @@ def email_send(*, email_id: int, now: dt.datetime | None = None) -> bool:
     if not claimed:
         return False
     email = OutboxEmail.objects.get(pk=email_id)
-    message = EmailMultiAlternatives(
-        subject=email.subject,
-        body=email.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email.to],
-    )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+    rendered: dict[str, str] = {}
     try:
+        if email.context_ref and not email.body_text:
+            rendered = _render_deferred(email)
+        message = EmailMultiAlternatives(
+            subject=rendered.get("subject", email.subject),
+            body=rendered.get("body_text", email.body_text),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[email.to],
+        )
+        body_html = rendered.get("body_html", email.body_html)
+        if body_html:
+            message.attach_alternative(body_html, "text/html")
         for item in email.attachments:
             filename, content, mimetype = _ATTACHMENT_RENDERERS[item["kind"]](item["ref"])
             message.attach(filename, content, mimetype)
@@ -259,8 +352,21 @@ def email_send(*, email_id: int, now: dt.datetime | None = None) -> bool:
         attempts=email.attempts + 1,
         provider_message_id=(getattr(status, "message_id", None) or "")[:200],
         last_error="",
+        # A deferred e-mail keeps what was sent, as a rendered one does.
+        **rendered,
     )
     return True
+
+
+def _render_deferred(email: OutboxEmail) -> dict[str, str]:
+    """Subject and bodies of a deferred e-mail, from its registered context builder."""
+    builder = _CONTEXT_BUILDERS[email.context_ref["kind"]]
+    with translation.override(email.language):
+        context = builder(email.context_ref)
+    subject, text, html = render_email(
+        template=email.template, context=context, language=email.language
+    )
+    return {"subject": subject[:300], "body_text": text, "body_html": html}
 
 
 def emails_requeue_stale(*, now: dt.datetime | None = None) -> list[int]:

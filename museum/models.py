@@ -146,7 +146,13 @@ class AuditEvent(models.Model):
 
 
 class OutboxEmail(TimeStampedModel):
-    """An e-mail rendered in its recipient's language, waiting to be sent exactly once."""
+    """An e-mail in its recipient's language, waiting to be sent exactly once.
+
+    Most rows are rendered when stored. A row with a ``context_ref`` (``{"kind": …, "ref":
+    …}``) is rendered from ``template`` when it is sent, by the context builder registered
+    for that kind (museum.emails.register_context); subject and bodies stay empty until
+    then and keep what was sent afterwards.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -161,6 +167,8 @@ class OutboxEmail(TimeStampedModel):
     body_text = models.TextField(_("text"))
     body_html = models.TextField(_("HTML"), blank=True)
     attachments = models.JSONField(_("attachments"), default=list, blank=True)
+    template = models.CharField(_("template"), max_length=200, blank=True)
+    context_ref = models.JSONField(_("context reference"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
@@ -176,4 +184,8 @@ class OutboxEmail(TimeStampedModel):
         verbose_name_plural = _("outgoing e-mails")
 
     def __str__(self) -> str:
-        return f"{self.subject} → {self.to} ({self.status})"
+        # A row rendered when sent has no subject yet: name its template instead.
+        subject = self.subject
+        if not subject and self.template:
+            subject = _("%(template)s, rendered when sent") % {"template": self.template}
+        return f"{subject} → {self.to} ({self.status})"

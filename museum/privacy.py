@@ -35,6 +35,8 @@ register(
         "body_text",
         "body_html",
         "attachments",
+        "template",
+        "context_ref",
         "status",
         "sent_at",
         "provider_message_id",

@@ -120,13 +120,14 @@ def slots_for_reseller(
     return result
 
 
+# An order's tickets as the API shows them (ticketing.api.serializers.OrderSerializer).
+ORDER_TICKETS = Prefetch(
+    "tickets", queryset=Ticket.objects.select_related("ticket_type", "time_slot").order_by("pk")
+)
+
+
 def _with_tickets(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    return queryset.prefetch_related(
-        Prefetch(
-            "tickets",
-            queryset=Ticket.objects.select_related("ticket_type", "time_slot").order_by("pk"),
-        )
-    )
+    return queryset.prefetch_related(ORDER_TICKETS)
 
 
 def orders_for_reseller(reseller: Reseller) -> QuerySet[Order]:

@@ -6,6 +6,7 @@ import json
 import re
 from urllib.parse import urlencode
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -42,7 +43,7 @@ from ticketing.api.serializers import (
 )
 from ticketing.documents import order_pdf
 from ticketing.models import Exhibition, Order, Reseller, TicketType, TimeSlot
-from ticketing.services.orders import OrderLine, order_place, tickets_cancel
+from ticketing.services.orders import Catalogue, OrderLine, order_place, tickets_cancel
 
 ORDER_CODE = re.compile(r"[A-Za-z0-9]{1,12}")
 
@@ -216,14 +217,19 @@ class OrderListCreateView(ResellerApiView, generics.GenericAPIView):
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        slot = TimeSlot.objects.filter(public_id=data["slot"]).first()
+        # Read once with what order_place needs (site, exhibition), and handed over to it.
+        slot = (
+            TimeSlot.objects.select_related("site", "exhibition")
+            .filter(public_id=data["slot"])
+            .first()
+        )
         if slot is None:
             raise exceptions.ValidationError({"slot": [_("No time slot has this id.")]})
         wanted = {line["ticket_type"] for line in data["tickets"]}
-        type_ids = dict(
-            TicketType.objects.filter(public_id__in=wanted).values_list("public_id", "pk")
-        )
-        unknown = wanted - type_ids.keys()
+        ticket_types = {
+            t.public_id: t for t in TicketType.objects.filter(public_id__in=wanted).order_by()
+        }
+        unknown = wanted - ticket_types.keys()
         if unknown:
             raise exceptions.ValidationError(
                 {"tickets": [_("No ticket type has the id %(id)s.") % {"id": min(unknown)}]}
@@ -231,7 +237,7 @@ class OrderListCreateView(ResellerApiView, generics.GenericAPIView):
         reseller = _reseller(request)
         order = order_place(
             lines=[
-                OrderLine(slot.pk, type_ids[line["ticket_type"]], line["quantity"])
+                OrderLine(slot.pk, ticket_types[line["ticket_type"]].pk, line["quantity"])
                 for line in data["tickets"]
             ],
             channel=Order.Channel.RESELLER,
@@ -241,9 +247,13 @@ class OrderListCreateView(ResellerApiView, generics.GenericAPIView):
             reseller=reseller,
             reseller_reference=data.get("reference", ""),
             payment_method=Order.PaymentMethod.INVOICE,
+            catalogue=Catalogue(
+                slots={slot.pk: slot}, ticket_types={t.pk: t for t in ticket_types.values()}
+            ),
         )
-        placed = api_selectors.order_get_for_reseller(reseller=reseller, code=order.code)
-        body = OrderSerializer(placed, context={"request": request}).data
+        # The order just placed is this reseller's: only its tickets are read back.
+        prefetch_related_objects([order], api_selectors.ORDER_TICKETS)
+        body = OrderSerializer(order, context={"request": request}).data
         # Rendered now so that a replay returns exactly these bytes' content.
         return status.HTTP_201_CREATED, json.loads(renderers.JSONRenderer().render(body))
 

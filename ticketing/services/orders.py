@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from museum.audit import audit_record
-from museum.emails import email_enqueue
+from museum.emails import email_enqueue_deferred
 from museum.models import Closure
 from ticketing import locking, selectors
 from ticketing.errors import (
@@ -37,6 +37,18 @@ class OrderLine:
     quantity: int
 
 
+@dataclass(frozen=True)
+class Catalogue:
+    """Slots (with site and exhibition) and ticket types a caller already read, by pk.
+
+    Lets ``order_place`` skip reading them again; they are checked all the same, and the
+    slots are locked and re-read before any seat is counted.
+    """
+
+    slots: dict[int, TimeSlot]
+    ticket_types: dict[int, TicketType]
+
+
 def _hold_duration() -> dt.timedelta:
     return dt.timedelta(minutes=settings.TICKETING["HOLD_MINUTES"])
 
@@ -54,7 +66,7 @@ def _check_slot_on_sale(slot: TimeSlot, now: dt.datetime) -> None:
 
 
 def _load_and_validate(
-    lines: list[OrderLine], now: dt.datetime
+    lines: list[OrderLine], now: dt.datetime, catalogue: Catalogue | None = None
 ) -> tuple[dict[int, TimeSlot], dict[int, TicketType]]:
     """Check the lines against the catalogue before any lock is taken."""
     lines = [line for line in lines if line.quantity != 0]
@@ -67,15 +79,17 @@ def _load_and_validate(
             _("At most %(n)d tickets can be bought in one order.") % {"n": MAX_TICKETS_PER_ORDER},
             field="quantities",
         )
-    slots = {
-        s.pk: s
-        for s in TimeSlot.objects.select_related("site", "exhibition").filter(
-            pk__in={line.time_slot_id for line in lines}
-        )
-    }
-    types = {
-        t.pk: t for t in TicketType.objects.filter(pk__in={line.ticket_type_id for line in lines})
-    }
+    slot_ids = {line.time_slot_id for line in lines}
+    type_ids = {line.ticket_type_id for line in lines}
+    if catalogue is not None:
+        slots = {pk: s for pk, s in catalogue.slots.items() if pk in slot_ids}
+        types = {pk: t for pk, t in catalogue.ticket_types.items() if pk in type_ids}
+    else:
+        slots = {
+            s.pk: s
+            for s in TimeSlot.objects.select_related("site", "exhibition").filter(pk__in=slot_ids)
+        }
+        types = {t.pk: t for t in TicketType.objects.filter(pk__in=type_ids)}
     if len(slots) != len({line.time_slot_id for line in lines}):
         raise SlotNotOnSale(_("This time slot does not exist."), field="time_slot")
     if len({s.site_id for s in slots.values()}) != 1:
@@ -121,11 +135,23 @@ def _ensure_capacity(
     reseller: Reseller | None,
     now: dt.datetime,
 ) -> None:
-    """Raise SoldOut or DailyCapReached unless ``needed`` seats fit; call under the locks."""
-    taken = selectors.seats_taken(slot_ids=needed, now=now)
-    kept = selectors.seats_kept_for_resellers(slot_ids=needed, now=now, except_reseller=reseller)
+    """Raise SoldOut or DailyCapReached unless ``needed`` seats fit; call under the locks.
+
+    One query (selectors.capacity_usage): the seats taken, the allocations kept for other
+    resellers and, with a daily cap, the seats taken on the site's days.
+    """
+    days: set[dt.date] = set()
+    if daily_capacity is not None:
+        days = {timezone.localtime(slots[slot_id].starts_at).date() for slot_id in needed}
+    usage = selectors.capacity_usage(
+        slot_ids=needed,
+        now=now,
+        except_reseller=reseller,
+        site_id=site_id if daily_capacity is not None else None,
+        days=days,
+    )
     for slot_id, seats in needed.items():
-        free = slots[slot_id].capacity - taken.get(slot_id, 0) - kept.get(slot_id, 0)
+        free = slots[slot_id].capacity - usage.taken.get(slot_id, 0) - usage.kept.get(slot_id, 0)
         if seats > free:
             raise SoldOut(
                 ngettext_lazy(
@@ -143,10 +169,8 @@ def _ensure_capacity(
     needed_per_day: dict[dt.date, int] = defaultdict(int)
     for slot_id, seats in needed.items():
         needed_per_day[timezone.localtime(slots[slot_id].starts_at).date()] += seats
-    site = slots[next(iter(needed))].site
     for day, seats in needed_per_day.items():
-        used = selectors.site_seats_taken_on(site=site, day=day, now=now)
-        if used + seats > daily_capacity:
+        if usage.taken_per_day[day] + seats > daily_capacity:
             raise DailyCapReached(field="quantities")
 
 
@@ -163,6 +187,7 @@ def order_place(
     created_by=None,
     payment_method: str = "",
     museum_cards: list[str] | None = None,
+    catalogue: Catalogue | None = None,
     now: dt.datetime | None = None,
 ) -> Order:
     """Create an order and hold or issue its tickets, never selling past capacity.
@@ -172,13 +197,14 @@ def order_place(
     (invoiced) are issued at once and their tickets e-mailed after commit.
     A card holder's ticket (kind CARD_HOLDER) names one museum card each, in
     ``museum_cards`` (numbers or QR codes): the card must be good for that day and books
-    at most one ticket a day.
+    at most one ticket a day. ``catalogue``: the lines' slots and ticket types when the
+    caller has read them already (the reseller API).
     Side effects: Order and Ticket rows, an audit event, an outbox e-mail when issued.
     Raises: InvalidQuantity, InvalidTicketType, SlotNotOnSale, SoldOut, DailyCapReached,
     TicketingError (field "museum_cards") for a card that cannot book.
     """
     now = now or timezone.now()
-    slots, types = _load_and_validate(lines, now)
+    slots, types = _load_and_validate(lines, now, catalogue)
     lines = [line for line in lines if line.quantity > 0]
     card_codes = list(museum_cards or [])
     card_lines = [
@@ -317,35 +343,23 @@ def order_send_tickets(
 ) -> None:
     """Queue the e-mail with the tickets' PDF in the buyer's language (once per number).
 
+    The outbox row is written in the caller's transaction but rendered when it is sent
+    (museum.emails.email_enqueue_deferred): placing an order renders nothing while it
+    holds the slot locks. The e-mail lists ``tickets`` (their ids are kept in the row's
+    reference), or without them every ticket the order has when it is sent.
     Side effects: an outbox row, sent after commit. Does nothing without an e-mail or
     for an order of museum cards only (no site, no tickets: cards have their own e-mail).
     """
-    if not order.email or order.site is None:
+    if not order.email or order.site_id is None:
         return
-    if tickets is None:
-        tickets = selectors.order_tickets(order)
-    # Names of the museum's content are read in the buyer's language, not the clerk's.
-    with translation.override(order.language):
-        context = {
-            "order_code": order.code,
-            "name": order.name,
-            "order_url": settings.SITE_URL + order_public_path(order),
-            "tickets": [
-                {
-                    "type": str(t.ticket_type.name),
-                    "exhibition": str(t.time_slot.exhibition.name),
-                    "starts_at": timezone.localtime(t.time_slot.starts_at),
-                }
-                for t in tickets
-            ],
-            "site_name": str(order.site.name),
-            "total": order.total,
-        }
-    email_enqueue(
+    context_ref: dict = {"kind": selectors.ORDER_TICKETS_EMAIL, "ref": order.pk}
+    if tickets is not None:
+        context_ref["tickets"] = [t.pk for t in tickets]
+    email_enqueue_deferred(
         dedupe_key=f"ticketing.order_tickets:{order.pk}:{resend_number}",
         to=order.email,
         template="ticketing/order_tickets",
-        context=context,
+        context_ref=context_ref,
         language=order.language,
         attachments=[{"kind": "ticketing.order_pdf", "ref": str(order.pk)}],
     )
