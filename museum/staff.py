@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -38,9 +40,69 @@ from museum.ratelimit import client_key
 
 
 def _has_totp(user: Any) -> bool:
+    """Whether ``user`` has a TOTP authenticator; also loads their permissions, same query.
+
+    A guarded page (the admin, the check-in page) checks the user's permissions right
+    after this middleware: ``ModelBackend`` would read them with two more queries (the
+    user's own, then their groups'). They are read here with the second factor, fresh
+    for this request, and kept where ``ModelBackend`` keeps them for the rest of the
+    request (``_perm_cache``). Nothing is kept between requests: a permission or an
+    authenticator removed counts from the next request on.
+    """
     from allauth.mfa.models import Authenticator
 
-    return Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_staff_state_sql(), [user.pk, Authenticator.Type.TOTP, user.pk, user.pk])
+        has_totp, names = cursor.fetchone()
+    # What ModelBackend.get_all_permissions would compute: "app_label.codename" of the
+    # user's own permissions and of their groups'.
+    user._perm_cache = set(names)
+    return has_totp
+
+
+@lru_cache(maxsize=1)
+def _staff_state_sql() -> str:
+    """The statement of ``_has_totp``, written once from the models' tables and columns."""
+    from allauth.mfa.models import Authenticator
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    def table(model) -> str:
+        return connection.ops.quote_name(model._meta.db_table)
+
+    def column(model, name: str) -> str:
+        return connection.ops.quote_name(model._meta.get_field(name).column)
+
+    user_model = get_user_model()
+    own = user_model.user_permissions.field.remote_field.through
+    own_field = user_model.user_permissions.field
+    member = user_model.groups.field.remote_field.through
+    member_field = user_model.groups.field
+    granted = Group.permissions.field.remote_field.through
+    granted_field = Group.permissions.field
+    return f"""
+        SELECT
+            EXISTS (
+                SELECT 1 FROM {table(Authenticator)}
+                WHERE {column(Authenticator, "user")} = %s AND {column(Authenticator, "type")} = %s
+            ),
+            ARRAY (
+                SELECT ct.app_label || '.' || p.codename
+                FROM {table(Permission)} p
+                JOIN {table(ContentType)} ct ON ct.id = p.content_type_id
+                WHERE p.id IN (
+                    SELECT {own_field.m2m_reverse_name()} FROM {table(own)}
+                    WHERE {own_field.m2m_column_name()} = %s
+                    UNION
+                    SELECT g.{granted_field.m2m_reverse_name()}
+                    FROM {table(granted)} g
+                    JOIN {table(member)} m
+                        ON m.{member_field.m2m_reverse_name()} = g.{granted_field.m2m_column_name()}
+                    WHERE m.{member_field.m2m_column_name()} = %s
+                )
+            )
+    """  # noqa: S608 (identifiers from the models' metadata; the values are parameters)
 
 
 class StaffTwoFactorMiddleware:
@@ -51,6 +113,9 @@ class StaffTwoFactorMiddleware:
     TOTP" page with a message. Signing out and allauth's own pages (the second factor's
     set-up among them) are outside those paths and stay reachable; so does the admin's
     logout. Place it after the authentication and message middlewares.
+
+    For a staff user on those paths, the second factor and the user's permissions are
+    read in one query (``_has_totp``), so the page's permission check needs none.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
