@@ -45,7 +45,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(OutboxEmail)
 class OutboxEmailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "to", "subject", "status", "attempts", "sent_at"]
+    list_display = ["created_at", "to", "subject", "template", "status", "attempts", "sent_at"]
     list_filter = ["status", "language"]
     search_fields = ["to", "subject"]
     readonly_fields = [f.name for f in OutboxEmail._meta.fields]

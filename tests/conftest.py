@@ -42,3 +42,7 @@ def pytest_collection_modifyitems(config, items):
             pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),
             append=False,
         )
+    # The real-worker tests point Celery at a broker and back; the kombu pools they close
+    # are not usable by later transactional tests in the same process ("Acquire on closed
+    # pool"). Run them last so that no test depends on the order of the modules.
+    items.sort(key=lambda item: item.get_closest_marker("worker") is not None)
