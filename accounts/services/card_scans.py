@@ -13,8 +13,9 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import CardVisit, MuseumCard
@@ -142,7 +143,7 @@ def _scan_once(
     return CardScanOutcome(CardScanResult.VALID, card, visit, activated=True)
 
 
-def _visit_fields(gate: str, actor) -> tuple[str, object]:
+def _visit_fields(gate: str, actor) -> tuple[str, Any]:
     return (gate or "")[:60], actor if getattr(actor, "is_authenticated", False) else None
 
 
@@ -166,7 +167,9 @@ def _read_and_admit(
     [(column, value)] = lookup.items()
     card_table = connection.ops.quote_name(MuseumCard._meta.db_table)
     visit_table = connection.ops.quote_name(CardVisit._meta.db_table)
-    where_column = connection.ops.quote_name(MuseumCard._meta.get_field(column).column)
+    where_field = MuseumCard._meta.get_field(column)
+    assert isinstance(where_field, models.Field)
+    where_column = connection.ops.quote_name(where_field.column or column)
     gate, checked_in_by = _visit_fields(gate, actor)
     # Only identifiers from the models' metadata are formatted in; every value is a parameter.
     rows = MuseumCard.objects.raw(
@@ -193,10 +196,11 @@ def _read_and_admit(
         ],
     )
     card = next(iter(rows), None)
-    if card is None or card.scan_visit_id is None:
+    visit_id = getattr(card, "scan_visit_id", None)
+    if card is None or visit_id is None:
         return card, None
     visit = CardVisit(
-        id=card.scan_visit_id,
+        id=visit_id,
         card=card,
         site=site,
         visited_at=now,
