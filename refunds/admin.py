@@ -2,7 +2,8 @@
 files, vouchers, and the refunds report.
 
 Thin on purpose: the pages and buttons call ``refunds.services`` and report what they
-said (``refunds/admin_views.py``); no refund rule lives here. Money fields are never
+said (``refunds/admin_campaigns.py``, ``admin_refund_actions.py``, ``admin_transfers.py``,
+``admin_reports.py``); no refund rule lives here. Money fields are never
 edited in a form. Who may do what comes from the staff groups
 (accounts/migrations/0010_refunds_permissions.py).
 """
@@ -20,7 +21,8 @@ from django.utils.translation import gettext_lazy as _
 
 from museum.templatetags.money import euros
 from privacy.access_log import AccessLogMixin
-from refunds import admin_views
+from refunds import admin_campaigns, admin_refund_actions, admin_reports, admin_transfers
+from refunds.admin_common import mask_iban
 from refunds.models import Campaign, Refund, TransferBatch, Voucher
 
 
@@ -176,7 +178,7 @@ class CampaignAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         obj = self.get_object(request, object_id)
         if obj is not None and obj.status != Campaign.Status.DRAFT:
-            extra_context["totals"] = admin_views.campaign_totals(obj)
+            extra_context["totals"] = admin_campaigns.campaign_totals(obj)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -206,7 +208,7 @@ class CampaignAdmin(admin.ModelAdmin):
         ]
 
     def preview_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
-        return admin_views.campaign_preview_page(
+        return admin_campaigns.campaign_preview_page(
             request, campaign_id=campaign_id, admin_site=self.admin_site
         )
 
@@ -215,10 +217,10 @@ class CampaignAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:refunds_campaign_preview", args=[campaign_id])
             )
-        return admin_views.campaign_run(request, campaign_id=campaign_id)
+        return admin_campaigns.campaign_run(request, campaign_id=campaign_id)
 
     def progress_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
-        return admin_views.campaign_progress_page(
+        return admin_campaigns.campaign_progress_page(
             request, campaign_id=campaign_id, admin_site=self.admin_site
         )
 
@@ -227,7 +229,7 @@ class CampaignAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:refunds_campaign_progress", args=[campaign_id])
             )
-        return admin_views.campaign_retry(request, campaign_id=campaign_id)
+        return admin_campaigns.campaign_retry(request, campaign_id=campaign_id)
 
 
 def _order_email(refund: Refund) -> str:
@@ -325,8 +327,10 @@ class RefundAdmin(AccessLogMixin, admin.ModelAdmin):
         }
         refund = self.get_object(request, object_id)
         if refund is not None:
-            extra_context["refund_actions"] = admin_views.refund_actions_for(request, refund)
-            extra_context["audit_trail"] = admin_views.refund_audit_trail(refund)
+            extra_context["refund_actions"] = admin_refund_actions.refund_actions_for(
+                request, refund
+            )
+            extra_context["audit_trail"] = admin_refund_actions.refund_audit_trail(refund)
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("order"), ordering="order__code")
@@ -359,7 +363,7 @@ class RefundAdmin(AccessLogMixin, admin.ModelAdmin):
 
     @admin.display(description=_("IBAN"))
     def iban_masked(self, obj: Refund) -> str:
-        return admin_views.mask_iban(obj.iban)
+        return mask_iban(obj.iban)
 
     @admin.display(description=_("tickets"))
     def tickets_list(self, obj: Refund) -> str:
@@ -383,10 +387,10 @@ class RefundAdmin(AccessLogMixin, admin.ModelAdmin):
         ]
 
     def report_view(self, request: HttpRequest) -> HttpResponse:
-        return admin_views.refunds_report(request, admin_site=self.admin_site)
+        return admin_reports.refunds_report(request, admin_site=self.admin_site)
 
     def action_view(self, request: HttpRequest, refund_id: int, action: str) -> HttpResponse:
-        return admin_views.refund_action(
+        return admin_refund_actions.refund_action(
             request, refund_id=refund_id, action=action, admin_site=self.admin_site
         )
 
@@ -456,7 +460,7 @@ class TransferBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 .only("pk", "status", "amount_cents", "iban", "failure", "order__code", "method")
             )
             for refund in refunds:
-                refund.iban_masked = admin_views.mask_iban(refund.iban)  # type: ignore[attr-defined]
+                refund.iban_masked = mask_iban(refund.iban)  # type: ignore[attr-defined]
             extra_context["batch_refunds"] = refunds
             extra_context["can_export"] = request.user.has_perm("refunds.export_transfers")
         return super().change_view(request, object_id, form_url, extra_context)
@@ -484,16 +488,16 @@ class TransferBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ]
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
-        return admin_views.transfers_export(request, admin_site=self.admin_site)
+        return admin_transfers.transfers_export(request, admin_site=self.admin_site)
 
     def download_view(self, request: HttpRequest, batch_id: int) -> HttpResponse:
-        return admin_views.transfer_batch_download(request, batch_id=batch_id)
+        return admin_transfers.transfer_batch_download(request, batch_id=batch_id)
 
     def paid_view(self, request: HttpRequest, batch_id: int) -> HttpResponse:
-        return admin_views.transfer_batch_paid(request, batch_id=batch_id)
+        return admin_transfers.transfer_batch_paid(request, batch_id=batch_id)
 
     def bounced_view(self, request: HttpRequest, batch_id: int, refund_id: int) -> HttpResponse:
-        return admin_views.transfer_bounced(request, batch_id=batch_id, refund_id=refund_id)
+        return admin_transfers.transfer_bounced(request, batch_id=batch_id, refund_id=refund_id)
 
 
 @admin.register(Voucher)
