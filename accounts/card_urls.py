@@ -8,9 +8,9 @@ app_name = "cards"
 
 urlpatterns = [
     path("card/", card_views.card_buy, name="buy"),
-    path("card/gift/<str:token>/", card_views.card_gift_claim_view, name="gift_claim"),
-    path("card/<str:token>/", card_views.card_detail, name="detail"),
-    path("card/<str:token>/card.pdf", card_views.card_pdf_download, name="pdf"),
-    path("card/<str:token>/renew/", card_views.card_renew, name="renew"),
+    path("card/gift/<token:token>/", card_views.card_gift_claim_view, name="gift_claim"),
+    path("card/<token:token>/", card_views.card_detail, name="detail"),
+    path("card/<token:token>/card.pdf", card_views.card_pdf_download, name="pdf"),
+    path("card/<token:token>/renew/", card_views.card_renew, name="renew"),
     path("account/card/", card_views.my_cards, name="mine"),
 ]

@@ -1,10 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.i18n import set_language
 
+from museum.converters import SecretTokenConverter
 from museum.staff import admin_login
 from privacy import admin_access_log
+
+# <token:...> in the apps' URLs: secret links' tokens, refused in the URL when malformed.
+register_converter(SecretTokenConverter, "token")
 
 urlpatterns = [
     path("admin/login/", admin_login, name="staff_admin_login"),  # staff sign in via allauth
