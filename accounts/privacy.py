@@ -308,7 +308,7 @@ register(
     key="accounts.museumcard:gift_buyer",
     label=_("Museum cards given as a present"),
     fields=["gift_recipient_email", "gift_deliver_on", "gift_greeting", "gift_sent_at"],
-    link=PersonLink(email="purchases__order__email", user="purchases__order__user"),
+    link=PersonLink(email="purchases__order__buyer__email", user="purchases__order__user"),
     rows=Q(is_gift=True),
     category=[Category.CARD, Category.FREE_TEXT],
     subjects=[DataSubject.BUYERS],
@@ -366,7 +366,7 @@ register(
     CardPurchase,
     fields=["order", "card", "kind", "months", "price_cents", "applied_at", "created_at"],
     link=PersonLink(
-        email=("order__email", "card__holder_email"), user=("order__user", "card__holder")
+        email=("order__buyer__email", "card__holder_email"), user=("order__user", "card__holder")
     ),
     category=[Category.ORDER, Category.CARD],
     subjects=[DataSubject.BUYERS, DataSubject.CARD_HOLDERS],

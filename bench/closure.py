@@ -63,7 +63,15 @@ def seed(rows: int) -> dict:
     from django.utils import timezone
 
     from museum.models import Site
-    from ticketing.models import Exhibition, Order, Payment, Ticket, TicketType, TimeSlot
+    from ticketing.models import (
+        Exhibition,
+        Order,
+        OrderBuyer,
+        Payment,
+        Ticket,
+        TicketType,
+        TimeSlot,
+    )
     from ticketing.services.resellers import reseller_create
 
     rng = random.Random(5)
@@ -137,6 +145,16 @@ def seed(rows: int) -> dict:
             )
             counts.append(count)
         Order.objects.bulk_create(orders, batch_size=2000)
+        # bulk_create saves no buyer rows: the details set on each order are saved here.
+        OrderBuyer.objects.bulk_create(
+            [
+                OrderBuyer(
+                    order=o, email=o.email, name=o.name, reseller_reference=o.reseller_reference
+                )
+                for o in orders
+            ],
+            batch_size=2000,
+        )
         tickets, payments = [], []
         for order, count in zip(orders, counts, strict=True):
             slot = rng.choice(slots)

@@ -59,7 +59,7 @@ def seed() -> dict:
     from django.utils import timezone
 
     from museum.models import AuditEvent, Site
-    from ticketing.models import Exhibition, Order, Ticket, TicketType, TimeSlot
+    from ticketing.models import Exhibition, Order, OrderBuyer, Ticket, TicketType, TimeSlot
 
     a_year_ago = timezone.now() - dt.timedelta(days=365)
     started = time.monotonic()
@@ -101,6 +101,7 @@ def seed() -> dict:
         )
         Order.objects.filter(pk=template.pk).update(created_at=a_year_ago, paid_at=a_year_ago)
     order_table, ticket_table = Order._meta.db_table, Ticket._meta.db_table
+    buyer_table = OrderBuyer._meta.db_table
     audit_table = AuditEvent._meta.db_table
     order_columns = [f.column for f in Order._meta.concrete_fields if not f.primary_key]
     ticket_columns = [f.column for f in Ticket._meta.concrete_fields if not f.primary_key]
@@ -112,18 +113,20 @@ def seed() -> dict:
     ticket_select = ", ".join(ticket_overrides.get(c, f't."{c}"') for c in ticket_columns)
 
     def copies(*, low: int, high: int, email_sql: str, name_sql: str, tickets: int) -> None:
+        """Orders ``low``..``high``, each with its buyer row (``email_sql`` and ``name_sql``
+        in terms of the new order's ``o.id``) and ``tickets`` tickets."""
         overrides = {
             "code": f"'{tag[:3]}' || lpad(g::text, 9, '0')",
             "access_token": f"md5('{tag}' || g::text)",
-            "email": email_sql,
-            "name": name_sql,
         }
         order_select = ", ".join(overrides.get(c, f't."{c}"') for c in order_columns)
         with connection.cursor() as cursor:
             cursor.execute(  # table and column names come from the models
                 f'WITH o AS (INSERT INTO "{order_table}" ({_names(order_columns)}) '  # noqa: S608
                 f'SELECT {order_select} FROM "{order_table}" t, generate_series(%s, %s) g '
-                f"WHERE t.id = %s RETURNING id) "
+                f"WHERE t.id = %s RETURNING id), "
+                f'b AS (INSERT INTO "{buyer_table}" (order_id, email, name, reseller_reference) '
+                f"SELECT o.id, {email_sql}, {name_sql}, '' FROM o) "
                 f'INSERT INTO "{ticket_table}" ({_names(ticket_columns)}) '
                 f'SELECT {ticket_select} FROM "{ticket_table}" t, o, generate_series(1, %s) n '
                 f"WHERE t.id = %s",
@@ -136,8 +139,8 @@ def seed() -> dict:
             copies(
                 low=low,
                 high=min(OTHER_ORDERS, low + CHUNK - 1),
-                email_sql="'buyer' || g::text || '@bench.example'",
-                name_sql="'Buyer ' || g::text",
+                email_sql="'buyer' || o.id::text || '@bench.example'",
+                name_sql="'Buyer ' || o.id::text",
                 tickets=1,
             )
     with transaction.atomic():
@@ -154,15 +157,17 @@ def seed() -> dict:
                 f'INSERT INTO "{audit_table}" (occurred_at, actor_label, action, subject_type, '  # noqa: S608
                 f"subject_id, data) SELECT o.created_at, 'system', 'order.paid', "
                 f"'ticketing.order', o.id::text, '{{}}'::jsonb "
-                f'FROM "{order_table}" o WHERE o.email = %s',
+                f'FROM "{order_table}" o JOIN "{buyer_table}" b ON b.order_id = o.id '
+                f"WHERE b.email = %s",
                 [PERSON],
             )
             cursor.execute(
-                f'ANALYZE "{order_table}"; ANALYZE "{ticket_table}"; ANALYZE "{audit_table}"'
+                f'ANALYZE "{order_table}"; ANALYZE "{ticket_table}"; ANALYZE "{audit_table}"; '
+                f'ANALYZE "{buyer_table}"'
             )
     return {
-        "person_orders": Order.objects.filter(email=PERSON).count(),
-        "person_tickets": Ticket.objects.filter(order__email=PERSON).count(),
+        "person_orders": Order.objects.filter(buyer__email=PERSON).count(),
+        "person_tickets": Ticket.objects.filter(order__buyer__email=PERSON).count(),
         "orders": Order.objects.count(),
         "seed_s": round(time.monotonic() - started, 1),
     }

@@ -16,7 +16,7 @@ What it does, in order (everything on 127.0.0.1, every loop bounded, about 2 min
    15 s (bench/card_scan.py): card_scan_per_s, card_scan_p95_ms, and
    card_scan_visits_extra (card visits in the DB - scans answered VALID CARD, must be 0).
 9. (before the servers start) the retention purge (bench/purge.py): BENCH_PURGE_ROWS expired
-   orders with their tickets (default 200,000; the issue's size is 1,000,000), the nightly
+   orders with their tickets and buyers (default 1,000,000, the issue's size), the nightly
    purge in a child process: purge_rows_per_s, purge_peak_rss_mb.
 10. (before the servers start) the access bundle (bench/export.py): one person with 1,000
    orders (two tickets each) among 200,000 other orders; the median time of their access

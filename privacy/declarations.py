@@ -335,6 +335,9 @@ class Declaration:
     holds: tuple[Hold, ...] = ()
     source: Text = ""
     label: Text = ""
+    # The lookup of the row's site, for per-site retention values: "site" when the model
+    # has one; a path (e.g. "order__site") for a row whose site is its parent's.
+    site: str | None = None
 
     @property
     def model_label(self) -> str:

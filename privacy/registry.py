@@ -119,12 +119,15 @@ class PrivacyRegistry:
         source: Text = "",
         label: Text = "",
         key: str | None = None,
+        site: str | None = None,
     ) -> Declaration:
         """Declare the personal data of ``model``; returns the immutable declaration.
 
         ``key`` names the declaration (default: the model's label); a model declared
         twice (e.g. its buyer's data and its staff's) needs a key for the second one.
         ``export`` is an Export, a list of context lookups, or a callable(queryset).
+        ``site`` is the lookup of the row's site, for per-site retention values (default:
+        the model's own ``site`` foreign key, if it has one).
         Raises: AlreadyRegistered for a key declared before.
         """
         key = key or model._meta.label_lower
@@ -148,6 +151,7 @@ class PrivacyRegistry:
             holds=tuple(holds),
             source=source,
             label=label,
+            site=site or ("site" if _has_site(model) else None),
         )
         self._declarations[key] = declaration
         return declaration
@@ -367,3 +371,12 @@ def _export(value: Export | Iterable[str] | Callable | None) -> Export:
 registry = PrivacyRegistry()
 register = registry.register
 not_personal = registry.not_personal
+
+
+def _has_site(model: type[models.Model]) -> bool:
+    """The model has a concrete ``site`` foreign key of its own."""
+    try:
+        field = model._meta.get_field("site")
+    except Exception:  # noqa: BLE001 - FieldDoesNotExist
+        return False
+    return bool(getattr(field, "concrete", False) and field.is_relation)

@@ -253,8 +253,8 @@ class RefundAdmin(AccessLogMixin, admin.ModelAdmin):
         "campaign",
     ]
     list_filter = ["status", "origin", "method", CampaignListFilter]
-    list_select_related = ["order", "campaign__site"]
-    search_fields = ["order__code", "order__email"]
+    list_select_related = ["order__buyer", "campaign__site"]
+    search_fields = ["order__code", "order__buyer__email"]
     date_hierarchy = "created_at"
     fields = readonly_fields = (
         "order_link",
@@ -345,7 +345,7 @@ class RefundAdmin(AccessLogMixin, admin.ModelAdmin):
             obj.order.code,
         )
 
-    @admin.display(description=_("e-mail"), ordering="order__email")
+    @admin.display(description=_("e-mail"), ordering="order__buyer__email")
     def buyer_email(self, obj: Refund) -> str:
         return obj.order.email
 

@@ -100,7 +100,9 @@ def transfer_batch_download(request: HttpRequest, *, batch_id: int) -> HttpRespo
     access_record_listed(
         request=request,
         model=Refund,
-        emails=Refund.objects.filter(transfer_batch=batch).values_list("order__email", flat=True),
+        emails=Refund.objects.filter(transfer_batch=batch).values_list(
+            "order__buyer__email", flat=True
+        ),
     )
     return response
 

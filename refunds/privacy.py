@@ -67,7 +67,7 @@ MUSEUM_BANK = Recipient(
     ),
 )
 
-ORDER_LINK = PersonLink(email="order__email", user="order__user")
+ORDER_LINK = PersonLink(email="order__buyer__email", user="order__user")
 REFUND_TRANSACTIONS = ("created_at", "closed_at")
 OPEN_REFUND = (
     Refund.Status.REQUESTED,
@@ -199,7 +199,7 @@ register(
     TransferBatch,
     label=_("Bank transfer files"),
     fields=["xml"],
-    link=PersonLink(email="refunds__order__email", user="refunds__order__user"),
+    link=PersonLink(email="refunds__order__buyer__email", user="refunds__order__user"),
     category=[Category.IDENTITY, Category.PAYMENT],
     subjects=[DataSubject.BUYERS],
     purpose=REFUNDS,
@@ -255,7 +255,7 @@ not_personal(
 register(
     Voucher,
     fields=["code", "email", "language", "amount_cents", "balance_cents", "valid_until"],
-    link=PersonLink(email=("email", "refund__order__email"), user="refund__order__user"),
+    link=PersonLink(email=("email", "refund__order__buyer__email"), user="refund__order__user"),
     category=[Category.CONTACT, Category.PREFERENCES, Category.ORDER],
     subjects=[DataSubject.BUYERS],
     purpose=REFUNDS,

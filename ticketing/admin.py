@@ -237,14 +237,14 @@ class OrderAdmin(AccessLogMixin, admin.ModelAdmin):
         "status",
         "channel",
         "site",
-        "name",
-        "email",
+        "buyer_name",
+        "buyer_email",
         "total",
         "payment_method",
     ]
     list_filter = ["status", "channel", "site", "payment_method"]
-    list_select_related = ["site"]
-    search_fields = ["code", "email", "name"]
+    list_select_related = ["site", "buyer"]
+    search_fields = ["code", "buyer__email", "buyer__name"]
     date_hierarchy = "created_at"
     fields = readonly_fields = (
         "code",
@@ -253,12 +253,12 @@ class OrderAdmin(AccessLogMixin, admin.ModelAdmin):
         "site",
         "payment_method",
         "total",
-        "email",
-        "name",
+        "buyer_email",
+        "buyer_name",
         "language",
         "user",
         "reseller",
-        "reseller_reference",
+        "buyer_reference",
         "hold_expires_at",
         "paid_at",
         "cancelled_at",
@@ -290,6 +290,18 @@ class OrderAdmin(AccessLogMixin, admin.ModelAdmin):
     @admin.display(description=_("total"), ordering="total_cents")
     def total(self, obj: Order) -> str:
         return euros(obj.total_cents)
+
+    @admin.display(description=_("name"), ordering="buyer__name")
+    def buyer_name(self, obj: Order) -> str:
+        return obj.name
+
+    @admin.display(description=_("e-mail"), ordering="buyer__email")
+    def buyer_email(self, obj: Order) -> str:
+        return obj.email
+
+    @admin.display(description=_("reseller reference"))
+    def buyer_reference(self, obj: Order) -> str:
+        return obj.reseller_reference
 
     @admin.display(description=_("tickets (PDF)"))
     def tickets_pdf(self, obj: Order) -> str:
@@ -412,7 +424,7 @@ class OrderAdmin(AccessLogMixin, admin.ModelAdmin):
 
     def pdf_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
         response = admin_views.order_tickets_pdf(request, order_id=order_id)
-        order = Order.objects.only("pk", "email").filter(pk=order_id).first()
+        order = Order.objects.select_related("buyer").filter(pk=order_id).first()
         return self.access_log_document(request, response, order)
 
 

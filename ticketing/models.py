@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -285,9 +286,8 @@ class Order(TimeStampedModel):
     payment_method = models.CharField(
         _("payment"), max_length=16, choices=PaymentMethod.choices, blank=True
     )
-    # Found by address only case-insensitively: the UPPER(email) index (Meta) serves that.
-    email = models.EmailField(_("e-mail"), blank=True)
-    name = models.CharField(_("name"), max_length=200, blank=True)
+    # The buyer's e-mail address, name and reseller reference are in OrderBuyer (see
+    # there); ``email``, ``name`` and ``reseller_reference`` below read and write them.
     language = models.CharField(_("language"), max_length=8, default="en")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -304,7 +304,6 @@ class Order(TimeStampedModel):
         related_name="orders",
         db_index=False,  # (reseller, created_at) starts with it
     )
-    reseller_reference = models.CharField(_("reseller reference"), max_length=100, blank=True)
     total_cents = models.PositiveIntegerField(_("total (cents)"), default=0)
     voucher_cents = models.PositiveIntegerField(
         _("paid with vouchers (cents)"),
@@ -342,9 +341,6 @@ class Order(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "hold_expires_at"]),
             models.Index(fields=["reseller", "created_at"]),
-            # A person's orders are found by address whatever its case (privacy access
-            # bundle, erasure, purge): email__iexact is UPPER("email") = UPPER(%s).
-            models.Index(Upper("email"), name="ticketing_order_email_upper"),
         ]
 
     def __str__(self) -> str:
@@ -358,6 +354,121 @@ class Order(TimeStampedModel):
     def due_cents(self) -> int:
         """What is paid with money: the total less what vouchers pay."""
         return self.total_cents - self.voucher_cents
+
+    # The buyer's details, kept in OrderBuyer. ``Order(email=...)`` and
+    # ``Order.objects.create(email=...)`` work as if they were columns (Django passes
+    # property keyword arguments to the setters); querysets go through ``buyer__email``.
+
+    def buyer_or_none(self) -> OrderBuyer | None:
+        """The buyer's details, or None (an anonymous desk sale, or erased)."""
+        try:
+            return self.buyer
+        except OrderBuyer.DoesNotExist:
+            return None
+
+    def set_buyer(self, *, email: str = "", name: str = "", reseller_reference: str = "") -> None:
+        """Set the buyer's details; saved with the order by ``save()``."""
+        self.email = email
+        self.name = name
+        self.reseller_reference = reseller_reference
+
+    def _buyer_get(self, name: str) -> str:
+        buyer = self.buyer_or_none()
+        return getattr(buyer, name) if buyer is not None else ""
+
+    def _buyer_set(self, name: str, value: str) -> None:
+        buyer = self.buyer_or_none()
+        if buyer is None:
+            buyer = OrderBuyer()
+            self.buyer = buyer
+        setattr(buyer, name, value)
+        buyer.changed = True
+
+    email = property(
+        lambda self: self._buyer_get("email"), lambda self, v: self._buyer_set("email", v)
+    )
+    name = property(
+        lambda self: self._buyer_get("name"), lambda self, v: self._buyer_set("name", v)
+    )
+    reseller_reference = property(
+        lambda self: self._buyer_get("reseller_reference"),
+        lambda self, v: self._buyer_set("reseller_reference", v),
+    )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the order, then the buyer's details if they were set or changed.
+
+        ``update_fields`` may name ``email``, ``name`` or ``reseller_reference``: they are
+        saved in OrderBuyer. Details that are all blank leave no OrderBuyer row.
+        """
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            names = set(update_fields)
+            buyer_names = names & set(BUYER_FIELDS)
+            kwargs["update_fields"] = names - buyer_names
+            if kwargs["update_fields"] or not buyer_names:
+                super().save(*args, **kwargs)
+            if not buyer_names:
+                return
+        else:
+            super().save(*args, **kwargs)
+        self._buyer_save()
+
+    def _buyer_save(self) -> None:
+        buyer = self._state.fields_cache.get("buyer")
+        if buyer is None or not getattr(buyer, "changed", False):
+            return
+        buyer.order = self
+        if buyer.email or buyer.name or buyer.reseller_reference:
+            # A new row is inserted at once (Django would try an UPDATE first: the key is set).
+            buyer.save(force_insert=buyer._state.adding)
+        elif not buyer._state.adding:
+            buyer.delete()
+            buyer._state.adding = True
+        buyer.changed = False
+
+
+BUYER_FIELDS = ("email", "name", "reseller_reference")
+
+
+class OrderBuyer(models.Model):
+    """Who bought an order: the buyer's e-mail address, name and reseller reference.
+
+    Kept apart from Order on purpose. The order is an accounting record, kept for the
+    legal period; these details are personal data, erased once the retention rule or an
+    erasure request says so, by deleting this narrow row. Deleting it leaves the order
+    row and its indexes untouched: the nightly purge of a million orders deletes a
+    million small rows instead of rewriting a million wide ones. No row when the order
+    has no such details (an anonymous sale at the desk).
+    """
+
+    order = models.OneToOneField(
+        Order,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="buyer",
+        verbose_name=_("order"),
+    )
+    # Found by address only case-insensitively: the UPPER(email) index (Meta) serves that.
+    email = models.EmailField(_("e-mail"), blank=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    reseller_reference = models.CharField(_("reseller reference"), max_length=100, blank=True)
+
+    # Set when Order's properties change a value, so that Order.save() writes the row.
+    changed = False
+
+    class Meta:
+        verbose_name = _("buyer of an order")
+        verbose_name_plural = _("buyers of orders")
+        indexes = [
+            # A person's orders are found by address whatever its case (privacy access
+            # bundle, erasure, purge, guest orders joining an account):
+            # buyer__email__iexact is UPPER("email") = UPPER(%s).
+            models.Index(Upper("email"), name="ticketing_buyer_email_upper"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.name or str(self.pk)
 
 
 class Ticket(TimeStampedModel):

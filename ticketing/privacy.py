@@ -30,6 +30,7 @@ from ticketing.models import (
     ApiIdempotencyKey,
     Exhibition,
     Order,
+    OrderBuyer,
     Payment,
     Reseller,
     SlotRule,
@@ -38,7 +39,7 @@ from ticketing.models import (
     WebhookEvent,
 )
 
-ORDER_LINK = PersonLink(email="order__email", user="order__user")
+ORDER_LINK = PersonLink(email="order__buyer__email", user="order__user")
 TRANSACTIONS = ("created_at", "paid_at", "cancelled_at")
 
 ACCOUNTING_KEEPS = _(
@@ -47,21 +48,25 @@ ACCOUNTING_KEEPS = _(
 )
 
 
-def _open_or_future_order(now):
-    """Orders still running: awaiting payment, awaiting a refund, or a visit to come."""
-    return Q(status__in=[Order.Status.PENDING, Order.Status.REFUND_PENDING]) | Q(
-        tickets__time_slot__ends_at__gt=now, tickets__status=Ticket.Status.VALID
+def _open_or_future_order(now, prefix=""):
+    """Orders still running: awaiting payment, awaiting a refund, or a visit to come
+    (``prefix`` leads from the declared row to its order)."""
+    return Q(**{f"{prefix}status__in": [Order.Status.PENDING, Order.Status.REFUND_PENDING]}) | Q(
+        **{
+            f"{prefix}tickets__time_slot__ends_at__gt": now,
+            f"{prefix}tickets__status": Ticket.Status.VALID,
+        }
     )
+
+
+OPEN_ORDER = _("An order awaiting payment or a refund, or with a visit still to come")
 
 
 register(
     Order,
     fields=[
-        "email",
-        "name",
         "language",
         "user",
-        "reseller_reference",
         "status",
         "channel",
         "payment_method",
@@ -71,8 +76,8 @@ register(
         "paid_at",
         "cancelled_at",
     ],
-    link=PersonLink(email="email", user="user"),
-    category=[Category.IDENTITY, Category.CONTACT, Category.PREFERENCES, Category.ORDER],
+    link=PersonLink(email="buyer__email", user="user"),
+    category=[Category.PREFERENCES, Category.ORDER],
     subjects=[DataSubject.BUYERS],
     purpose=purposes.TICKET_SALES,
     legal_basis=LegalBasis.CONTRACT,
@@ -80,17 +85,38 @@ register(
     retention=Retention.years_after_last_activity(
         5, activity=TRANSACTIONS, then=EndAction.ANONYMISE
     ),
-    erasure=Erasure.anonymise(
-        {"email": "", "name": "", "user": None, "reseller_reference": ""}, keeps=ACCOUNTING_KEEPS
-    ),
+    erasure=Erasure.anonymise({"user": None}, keeps=ACCOUNTING_KEEPS),
     export=Export(context=("code", "site__name")),
+    holds=[Hold(code="open_order", reason=OPEN_ORDER, rows=_open_or_future_order)],
+    source=_("You, or the reseller you bought from"),
+)
+
+# The buyer's name, address and reseller reference: a narrow table of their own, so that
+# erasing them deletes a small row and leaves the accounting record alone.
+register(
+    OrderBuyer,
+    key="ticketing.order:buyer",
+    label=_("Your name and e-mail address on orders"),
+    fields=["email", "name", "reseller_reference"],
+    link=PersonLink(email="email", user="order__user"),
+    category=[Category.IDENTITY, Category.CONTACT],
+    subjects=[DataSubject.BUYERS],
+    purpose=purposes.TICKET_SALES,
+    legal_basis=LegalBasis.CONTRACT,
+    recipients=[purposes.HOSTING, purposes.MAIL_PROVIDER, purposes.STRIPE, purposes.RESELLERS],
+    retention=Retention.years_after_last_activity(
+        5, activity=tuple(f"order__{name}" for name in TRANSACTIONS), then=EndAction.DELETE
+    ),
+    erasure=Erasure.delete(),
+    export=Export(context=("order__code",)),
     holds=[
         Hold(
             code="open_order",
-            reason=_("An order awaiting payment or a refund, or with a visit still to come"),
-            rows=_open_or_future_order,
+            reason=OPEN_ORDER,
+            rows=lambda now: _open_or_future_order(now, prefix="order__"),
         )
     ],
+    site="order__site",
     source=_("You, or the reseller you bought from (its order reference)"),
 )
 
@@ -200,7 +226,7 @@ register(
 
 def _webhooks_of(person: Person) -> Q | None:
     """Provider events about the person's payments (matched by the payment intent)."""
-    orders = person.matching(email="order__email", user="order__user")
+    orders = person.matching(email="order__buyer__email", user="order__user")
     if orders is None:
         return None
     intents = Payment.objects.filter(orders).exclude(payment_intent="").values("payment_intent")
@@ -224,7 +250,7 @@ register(
 
 def _idempotent_answers_of(person: Person) -> Q | None:
     """Stored reseller API answers that describe one of the person's orders."""
-    orders = person.matching(email="email", user="user")
+    orders = person.matching(email="buyer__email", user="user")
     if orders is None:
         return None
     codes = Order.objects.filter(orders, channel=Order.Channel.RESELLER).values("code")

@@ -213,11 +213,9 @@ def card_order_place(
             # Read under the card's lock, not from the caller's copy: an ending that
             # commits first is seen here, and one that comes later waits for this order.
             renew_card = _renewable(renew_card)
-        order = Order.objects.create(
+        order = Order(
             site=None,
             channel=channel,
-            email=holder_email,
-            name=holder_name,
             language=language,
             user=account,
             created_by=created_by,
@@ -227,6 +225,8 @@ def card_order_place(
             hold_expires_at=now + _hold_duration() if pays_later else None,
             payment_method=payment_method if not pays_later else "",
         )
+        order.set_buyer(email=holder_email, name=holder_name)
+        order.save(force_insert=True)
         if renew_card is not None:
             card = renew_card
             kind = CardPurchase.Kind.RENEWAL

@@ -42,8 +42,8 @@ def guest_orders_attach(*, user: User, email: str, now: dt.datetime | None = Non
         return {"orders": 0, "cards": 0}
     with transaction.atomic():
         order_ids = list(
-            Order.objects.select_for_update()
-            .filter(email__iexact=address, user__isnull=True)
+            Order.objects.select_for_update(of=("self",))
+            .filter(buyer__email__iexact=address, user__isnull=True)
             .values_list("pk", flat=True)
         )
         card_ids = list(

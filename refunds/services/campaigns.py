@@ -95,7 +95,7 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
             "order__payment_method",
             "order__total_cents",
             "order__voucher_cents",
-            "order__email",
+            "order__buyer__email",
             "price_cents",
             "seats",
         )
@@ -111,7 +111,7 @@ def campaign_preview(*, campaign: Campaign, now: dt.datetime | None = None) -> C
                 "payment_method": row["order__payment_method"],
                 "total_cents": row["order__total_cents"],
                 "voucher_cents": row["order__voucher_cents"],
-                "email": bool(row["order__email"]),
+                "email": bool(row["order__buyer__email"]),
                 "amount_cents": 0,
                 "tickets": 0,
             },

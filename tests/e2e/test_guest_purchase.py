@@ -101,7 +101,7 @@ def test_guest_buys_two_adult_tickets_and_gets_the_pdf(
     expect(page.locator(".notice.ok")).to_contain_text("Thank you")
     expect(page.locator(".notice.ok")).to_contain_text("ada@visitor.example")
     screenshot(page, "order")
-    order = Order.objects.get(email="ada@visitor.example")
+    order = Order.objects.get(buyer__email="ada@visitor.example")
     assert page.url.endswith(f"/order/{order.access_token}/")
     assert order.status == Order.Status.PAID
     assert order.payment_method == Order.PaymentMethod.DEMO

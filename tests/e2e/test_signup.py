@@ -54,7 +54,7 @@ def test_guest_order_appears_in_my_account_after_sign_up_and_verification(
     page.get_by_role("button", name="Pay (demo — no money moves)").click()
     page.get_by_role("button", name="Pay (demo — no money moves)").click()
     expect(page.locator(".notice.ok")).to_contain_text("Thank you")
-    order = Order.objects.get(email=EMAIL)
+    order = Order.objects.get(buyer__email=EMAIL)
     assert order.status == Order.Status.PAID
     assert order.user is None
 

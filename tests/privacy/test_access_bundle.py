@@ -234,7 +234,7 @@ def test_bundle_rows_are_the_persons_and_say_why_they_are_held(spread):
     # the guest order (another case of her address) and the account's, not Bob's
     codes = {row["code"] for row in sections["ticketing.order"]["rows"]}
     assert codes == {order.code for order in spread["orders"]} | {
-        o.code for o in Order.objects.filter(email=ADA, site__isnull=True)
+        o.code for o in Order.objects.filter(buyer__email=ADA, site__isnull=True)
     }
     assert spread["bobs"].code not in codes
     profile = sections["accounts.user"]["rows"][0]

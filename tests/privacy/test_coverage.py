@@ -18,7 +18,7 @@ from privacy import purposes
 from privacy.coverage import base_field_name, is_suspect, undeclared_fields
 from privacy.declarations import Category, DataSubject, Erasure, Hold, LegalBasis, PersonLink
 from privacy.registry import PrivacyRegistry, Retention, RetentionRule, registry
-from ticketing.models import Order
+from ticketing.models import Order, OrderBuyer
 
 
 def test_every_field_that_may_hold_personal_data_is_declared():
@@ -50,8 +50,8 @@ def test_the_walk_sees_third_party_and_translated_fields():
 @pytest.mark.parametrize(
     ("label", "field", "suspect"),
     [
-        ("ticketing.Order", "email", True),  # an e-mail address
-        ("ticketing.Order", "name", True),  # by name
+        ("ticketing.OrderBuyer", "email", True),  # an e-mail address
+        ("ticketing.OrderBuyer", "name", True),  # by name
         ("ticketing.Order", "user", True),  # a link to an account
         ("ticketing.Order", "created_by", True),  # a link to a staff account
         ("accounts.User", "postal_address", True),
@@ -73,10 +73,10 @@ def test_the_heuristic_flags_personal_looking_fields(label, field, suspect):
 
 
 def test_an_undeclared_field_is_listed_by_model_and_field():
-    # given a registry that declares only part of the order
+    # given a registry that declares only part of an order's buyer, and nothing of the order
     partial = PrivacyRegistry()
     partial.register(
-        Order,
+        OrderBuyer,
         fields=["email"],
         link=PersonLink(email="email"),
         category=Category.CONTACT,
@@ -87,11 +87,15 @@ def test_an_undeclared_field_is_listed_by_model_and_field():
         erasure=Erasure.delete(),
     )
 
-    # when the coverage is computed for the order
-    missing = undeclared_fields(partial, [Order])
+    # when the coverage is computed for the order and its buyer
+    missing = undeclared_fields(partial, [Order, OrderBuyer])
 
     # then the undeclared suspect fields are listed, the declared one is not
-    assert missing == ["ticketing.Order.created_by", "ticketing.Order.name", "ticketing.Order.user"]
+    assert missing == [
+        "ticketing.Order.created_by",
+        "ticketing.Order.user",
+        "ticketing.OrderBuyer.name",
+    ]
 
 
 # --- the declarations themselves ----------------------------------------------------------
@@ -124,8 +128,8 @@ def test_not_personal_entries_name_existing_fields_with_a_reason():
 
 def _sample(**overrides):
     values = {
-        "fields": ["email", "name"],
-        "link": PersonLink(email="email"),
+        "fields": ["language", "user"],
+        "link": PersonLink(email="buyer__email"),
         "category": Category.CONTACT,
         "subjects": [DataSubject.BUYERS],
         "purpose": purposes.TICKET_SALES,
@@ -140,7 +144,7 @@ def _sample(**overrides):
 @pytest.mark.parametrize(
     ("overrides", "problem"),
     [
-        ({"fields": ["email", "nickname"]}, "field 'nickname' does not exist"),
+        ({"fields": ["language", "nickname"]}, "field 'nickname' does not exist"),
         ({"link": PersonLink(email="emial")}, "e-mail link 'emial' does not resolve"),
         ({"link": PersonLink(email="total_cents")}, "e-mail link 'total_cents' is not a text"),
         ({"link": PersonLink(user="site")}, "user link 'site' does not lead to accounts.User"),
@@ -156,8 +160,8 @@ def _sample(**overrides):
             "anonymises 'currency', which is not a declared field",
         ),
         (
-            {"fields": ["email", "name"], "erasure": Erasure.anonymise({"name": None})},
-            "anonymises 'name' to NULL but the column is NOT NULL",
+            {"erasure": Erasure.anonymise({"language": None})},
+            "anonymises 'language' to NULL but the column is NOT NULL",
         ),
         (
             {"retention": Retention.inactivity_anonymise(7, activity="created_at")},
@@ -192,6 +196,6 @@ def test_a_broken_declaration_is_reported(overrides, problem):
 def test_a_field_cannot_be_both_personal_and_not():
     both = PrivacyRegistry()
     both.register(Order, **_sample())
-    both.not_personal(Order, ["name"], reason=_("a trade name"))
+    both.not_personal(Order, ["language"], reason=_("a trade name"))
 
-    assert both.problems() == ["ticketing.order.name: declared both personal and not personal"]
+    assert both.problems() == ["ticketing.order.language: declared both personal and not personal"]

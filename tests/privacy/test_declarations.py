@@ -34,14 +34,14 @@ from ticketing.services.orders import OrderLine, order_place
 
 def _order_declaration(target: PrivacyRegistry, **overrides):
     values = {
-        "fields": ["email", "name"],
-        "link": PersonLink(email="email", user="user"),
+        "fields": ["language", "user"],
+        "link": PersonLink(email="buyer__email", user="user"),
         "category": Category.CONTACT,
         "subjects": [DataSubject.BUYERS],
         "purpose": purposes.TICKET_SALES,
         "legal_basis": LegalBasis.CONTRACT,
         "retention": Retention.years_after_last_activity(5),
-        "erasure": Erasure.anonymise({"email": "", "name": ""}),
+        "erasure": Erasure.anonymise({"language": "", "user": None}),
     }
     values.update(overrides)
     return target.register(Order, **values)
@@ -64,7 +64,7 @@ def test_declarations_are_immutable():
     declaration = registry.get("ticketing.order")
 
     with pytest.raises(dataclasses.FrozenInstanceError):
-        declaration.fields = ("email",)  # type: ignore[misc]
+        declaration.fields = ("language",)  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         declaration.erasure.kind = ErasureKind.DELETE  # type: ignore[misc]
 
@@ -75,9 +75,9 @@ def test_a_model_declared_twice_needs_its_own_key():
 
     with pytest.raises(AlreadyRegistered, match="ticketing.order"):
         _order_declaration(own)
-    second = _order_declaration(own, key="ticketing.order:other", fields=["email"])
+    second = _order_declaration(own, key="ticketing.order:other", fields=["user"])
     assert [d.key for d in own.for_model(Order)] == ["ticketing.order", "ticketing.order:other"]
-    assert second.fields == ("email",)
+    assert second.fields == ("user",)
 
 
 def test_register_normalises_its_arguments():
@@ -88,7 +88,7 @@ def test_register_normalises_its_arguments():
 
     assert with_context.export == Export(context=("code",))
     assert with_context.categories == (Category.CONTACT,)
-    assert with_context.export_fields() == ["pk", "email", "name", "code"]
+    assert with_context.export_fields() == ["pk", "language", "user", "code"]
     assert custom.export.rows is not None
     assert PersonLink(email="email").email == ("email",)
 

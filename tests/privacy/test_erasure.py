@@ -21,7 +21,7 @@ from privacy.selectors import is_restricted
 from tests.accounts.card_factories import desk_card
 from tests.accounts.factories import UserFactory
 from tests.ticketing.factories import TicketTypeFactory, TimeSlotFactory
-from ticketing.models import Order, Ticket
+from ticketing.models import Order, OrderBuyer, Ticket
 from ticketing.services.orders import OrderLine, order_place
 
 pytestmark = pytest.mark.django_db
@@ -87,14 +87,15 @@ def test_the_preview_is_what_the_erasure_does(ada):
     request = _erasure_request()
     dpo = UserFactory(email="dpo@museum.example", is_staff=True)
     bob_before = (
-        list(Order.objects.filter(email=BOB).values()),
+        list(Order.objects.filter(buyer__email=BOB).values()),
+        list(OrderBuyer.objects.filter(email=BOB).values()),
         list(MuseumCard.objects.filter(holder_email=BOB).values()),
         list(NewsletterConsent.objects.filter(email=BOB).values()),
     )
     # given the preview the DPO sees
     preview = erasure_preview(email=request.email, user=request.user)
     planned = {item.key: (item.action, item.count) for item in preview.items}
-    tickets = Ticket.objects.filter(order__email__iexact=ADA).count()
+    tickets = Ticket.objects.filter(order__buyer__email__iexact=ADA).count()
     assert planned["ticketing.order"] == ("anonymise", 3)  # two ticket orders, the card's
     assert planned["ticketing.ticket"] == ("keep", tickets)
     assert planned["accounts.user"] == ("anonymise", 1)
@@ -130,7 +131,7 @@ def test_the_preview_is_what_the_erasure_does(ada):
         tickets
     )
     # nothing of Ada is found any more, but her objection stays so no marketing reaches her
-    assert not Order.objects.filter(email__iexact=ADA).exists()
+    assert not Order.objects.filter(buyer__email__iexact=ADA).exists()
     assert is_restricted(email=ADA, purpose="marketing") is True
     # she is told, at her address as it was
     done = OutboxEmail.objects.get(dedupe_key=f"privacy.request.erased:{request.public_id}")
@@ -143,7 +144,8 @@ def test_the_preview_is_what_the_erasure_does(ada):
     ]
     # and Bob is untouched
     assert bob_before == (
-        list(Order.objects.filter(email=BOB).values()),
+        list(Order.objects.filter(buyer__email=BOB).values()),
+        list(OrderBuyer.objects.filter(email=BOB).values()),
         list(MuseumCard.objects.filter(holder_email=BOB).values()),
         list(NewsletterConsent.objects.filter(email=BOB).values()),
     )
@@ -158,7 +160,7 @@ def test_only_an_open_erasure_request_erases(ada):
         with pytest.raises(SubjectRequestError):
             erasure_run(request=request, actor=None)
     assert ErasureRecord.objects.count() == 0
-    assert Order.objects.filter(email__iexact=ADA).count() == 3
+    assert Order.objects.filter(buyer__email__iexact=ADA).count() == 3
     assert ProcessingRestriction.objects.count() == 0
 
 
@@ -175,7 +177,7 @@ def test_the_replay_repeats_the_erasure_on_a_restored_copy(ada):
         for row in rows:
             model(**row).save()
     assert _state(record.plan) != erased
-    assert Order.objects.filter(email__iexact=ADA).count() == 3
+    assert Order.objects.filter(buyer__email__iexact=ADA).count() == 3
     # when the erasures are replayed
     with time_machine.travel(NOON, tick=False):
         call_command("privacy_replay_erasures", stdout=open("/dev/null", "w"))  # noqa: SIM115

@@ -238,15 +238,12 @@ def order_place(
         )
         cards = _lock_cards(card_codes, card_lines, slots, now) if card_codes else []
         pays_later = channel == Order.Channel.WEB and total > 0
-        order = Order.objects.create(
+        order = Order(
             site=site,
             channel=channel,
-            email=email.strip().lower(),
-            name=name.strip(),
             language=language,
             user=user if getattr(user, "is_authenticated", False) else None,
             reseller=reseller,
-            reseller_reference=reseller_reference,
             created_by=created_by,
             total_cents=total,
             currency=settings.TICKETING["CURRENCY"],
@@ -256,6 +253,10 @@ def order_place(
             hold_expires_at=now + _hold_duration() if pays_later else None,
             payment_method="" if pays_later else (payment_method or Order.PaymentMethod.NONE),
         )
+        order.set_buyer(
+            email=email.strip().lower(), name=name.strip(), reseller_reference=reseller_reference
+        )
+        order.save(force_insert=True)
         card_queue = iter(cards)
         tickets = Ticket.objects.bulk_create(
             [
