@@ -29,7 +29,7 @@ from privacy.declarations import Declaration, ErasureKind, Person
 from privacy.models import ErasureRecord, ProcessingRestriction, SubjectRequest
 from privacy.registry import PrivacyRegistry, import_hook, registry
 from privacy.requests import SubjectRequestError, _event, _locked, _require_open
-from privacy.selectors import person_rows
+from privacy.selectors import Known, generic_last, known_add, person_lookups, person_rows
 
 
 @dataclass
@@ -103,20 +103,25 @@ def erasure_preview(
     now = now or timezone.now()
     source = within or registry
     person = subject_person(email, user)
-    items = []
-    for declaration in source.declarations:
-        queryset = person_rows(declaration, person, within=source)
-        pks = list(queryset.values_list("pk", flat=True))  # ordered by key
-        if not pks:
-            continue
-        held = [
-            str(hold.reason)
-            for hold in declaration.holds
-            if declaration.model._default_manager.filter(pk__in=pks).filter(hold.rows(now)).exists()
-        ]
-        erasure = declaration.erasure
-        items.append(
-            ErasureItem(
+    found: dict[str, ErasureItem] = {}
+    known: Known = {}
+    with person_lookups():
+        # Rows linked through other rows (audit events) last, by the keys found before.
+        for declaration in generic_last(source.declarations):
+            queryset = person_rows(declaration, person, within=source, known=known)
+            pks = list(queryset.values_list("pk", flat=True))  # ordered by key
+            known_add(known, declaration, pks)
+            if not pks:
+                continue
+            held = [
+                str(hold.reason)
+                for hold in declaration.holds
+                if declaration.model._default_manager.filter(pk__in=pks)
+                .filter(hold.rows(now))
+                .exists()
+            ]
+            erasure = declaration.erasure
+            found[declaration.key] = ErasureItem(
                 key=declaration.key,
                 app_label=declaration.model._meta.app_label,
                 title=declaration.title,
@@ -126,7 +131,7 @@ def erasure_preview(
                 effects=[str(effect) for effect in erasure.effects],
                 held=held,
             )
-        )
+    items = [found[d.key] for d in source.declarations if d.key in found]
     return ErasurePreview(items=items)
 
 

@@ -15,7 +15,7 @@ from django.utils.text import capfirst
 
 from privacy.declarations import Declaration, Person
 from privacy.registry import PrivacyRegistry, registry
-from privacy.selectors import person_rows
+from privacy.selectors import Known, generic_last, known_add, person_lookups, person_rows
 
 BUNDLE_FORMAT = 1
 
@@ -39,8 +39,17 @@ def access_bundle(
     source = within or registry
     person = Person.of(email=email, user=user)
     sections: dict[str, Any] = {}
+    found: dict[str, list[dict]] = {}
+    known: Known = {}
+    with person_lookups():
+        # Rows linked through other rows (audit events about them) come last, found by
+        # the keys read before them.
+        for declaration in generic_last(source.declarations):
+            rows, pks = _rows(declaration, person, source, known)
+            known_add(known, declaration, pks)
+            found[declaration.key] = rows
     for declaration in source.declarations:
-        rows = _rows(declaration, person, source)
+        rows = found[declaration.key]
         if not rows:
             continue
         sections[declaration.key] = {
@@ -72,14 +81,19 @@ def access_bundle(
     }
 
 
-def _rows(declaration: Declaration, person: Person, source: PrivacyRegistry) -> list[dict]:
-    queryset = person_rows(declaration, person, within=source)
+def _rows(
+    declaration: Declaration, person: Person, source: PrivacyRegistry, known: Known
+) -> tuple[list[dict], list[Any]]:
+    """The declaration's rows of the person, ready for JSON, and their keys."""
+    queryset = person_rows(declaration, person, within=source, known=known)
     if declaration.export.rows is not None:
         raw = declaration.export.rows(queryset)
+        pks = list(queryset.values_list("pk", flat=True)) if raw else []
     else:
         raw = list(queryset.values(*declaration.export_fields()))
+        pks = [row["pk"] for row in raw]
     zone = timezone.get_current_timezone()
-    return [{key: jsonable(value, zone) for key, value in row.items()} for row in raw]
+    return [{key: jsonable(value, zone) for key, value in row.items()} for row in raw], pks
 
 
 _PLAIN = frozenset({str, int, bool, float, type(None)})
