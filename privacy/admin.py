@@ -41,6 +41,7 @@ from privacy.requests import (
     request_is_urgent,
     request_note,
     request_send_copy,
+    restriction_lift,
 )
 
 
@@ -261,6 +262,28 @@ class ProcessingRestrictionAdmin(_ReadOnlyAdmin):
     search_fields = ["email"]
     readonly_fields = ["kind", "email", "user", "request", "created_at", "lifted_at"]
     fields = readonly_fields  # type: ignore[assignment]
+    actions = ["lift"]
+
+    def has_lift_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("privacy.change_processingrestriction")
+
+    @admin.action(
+        description=gettext_lazy("Lift the selected restrictions (the person is told)"),
+        permissions=["lift"],
+    )
+    def lift(self, request: HttpRequest, queryset) -> None:
+        lifted = sum(
+            restriction_lift(restriction=restriction, actor=request.user)
+            for restriction in queryset.filter(lifted_at__isnull=True).order_by("pk")
+        )
+        if lifted:
+            messages.success(
+                request,
+                _("%(count)d restriction(s) lifted; each person has been told by e-mail.")
+                % {"count": lifted},
+            )
+        else:
+            messages.warning(request, _("The selected restrictions were already lifted."))
 
 
 @admin.register(ErasureRecord)

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from museum.audit import audit_record
 from museum.emails import email_enqueue
 from privacy.models import ProcessingRestriction, SubjectRequest, SubjectRequestEvent
 
@@ -355,6 +356,49 @@ def request_apply_restriction(
             now=now,
         )
     return restriction
+
+
+def restriction_lift(
+    *, restriction: ProcessingRestriction, actor: Any, now: dt.datetime | None = None
+) -> bool:
+    """End a restriction of processing or an objection to marketing.
+
+    The person is told by e-mail (Art. 18(3): a restriction is not lifted behind their
+    back), in their request's language. Lifting twice changes nothing the second time.
+    Returns True when this call lifted it.
+    Side effects: ``lifted_at`` set, an audit event "privacy.restriction_lifted" (the kind
+    only, no address), a confirmation e-mail.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = (
+            ProcessingRestriction.objects.select_for_update(of=("self",))
+            .select_related("request")
+            .get(pk=restriction.pk)
+        )
+        if locked.lifted_at is not None:
+            return False
+        locked.lifted_at = now
+        locked.save(update_fields=["lifted_at", "updated_at"])
+        audit_record(
+            action="privacy.restriction_lifted",
+            subject=locked,
+            actor=actor,
+            data={"kind": locked.kind},
+            now=now,
+        )
+        email_enqueue(
+            dedupe_key=f"privacy.restriction.lifted:{locked.pk}",
+            to=locked.email,
+            template="privacy/restriction_lifted",
+            context={
+                "objection": locked.kind == ProcessingRestriction.Kind.MARKETING_OBJECTION,
+                "since": locked.created_at,
+            },
+            language=locked.request.language if locked.request else settings.LANGUAGE_CODE,
+        )
+    restriction.lifted_at = now
+    return True
 
 
 # --- access: the copy of the data ------------------------------------------------------------

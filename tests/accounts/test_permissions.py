@@ -411,11 +411,13 @@ def test_dpo_changes_a_closure_request_status_but_not_an_order(one_of_each):
     assert response.status_code == 403
     order.refresh_from_db()
     assert order.email == "visitor@example.org"
-    # the DPO changes closure and subject requests (their console), and nothing else
+    # the DPO changes closure and subject requests (their console), retention settings,
+    # and lifts restrictions (an action; the restriction's page stays read-only), nothing else
     user = User.objects.get(email="dpo@museum.example")
     changes = {perm for perm in user.get_all_permissions() if ".change_" in perm}
     assert changes == {
         "accounts.change_accountclosurerequest",
         "privacy.change_subjectrequest",
         "privacy.change_retentionsetting",
+        "privacy.change_processingrestriction",
     }
