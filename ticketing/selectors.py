@@ -111,6 +111,16 @@ class CapacityUsage:
     taken_per_day: dict[dt.date, int]  # site day -> seats taken (with ``days`` only)
 
 
+def _one_of(values: list) -> tuple[str, list]:
+    """``= ANY(%s)`` with one array parameter on PostgreSQL; ``IN (%s, …)`` elsewhere
+    (SQLite, the demo's database, has no arrays). An empty list matches nothing."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [values]
+    if not values:
+        return "IN (NULL)", []
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
 def capacity_usage(
     *,
     slot_ids: Iterable[int],
@@ -131,30 +141,31 @@ def capacity_usage(
     # Written out (the same rows as taken_filter): compiling the ORM's UNION cost more CPU
     # than running it, with the slot locks held.
     site_days = ""
+    slots_sql, slots_params = _one_of(slot_ids)
     params: list = [
         Ticket.Status.VALID,
         Ticket.Status.RESERVED,
         Order.Status.PENDING,
         now,
-        slot_ids,
+        *slots_params,
     ]
     if site_id is not None:
         for day in days:
             site_days += " OR (s.site_id = %s AND s.starts_at >= %s AND s.starts_at < %s)"
             params += [site_id, *site_day_bounds(day)]
-    params.append(slot_ids)
+    params += slots_params
     sql = f"""
         SELECT t.time_slot_id, o.reseller_id, s.starts_at, SUM(t.seats), false
         FROM ticketing_ticket t
         JOIN ticketing_order o ON o.id = t.order_id
         JOIN ticketing_timeslot s ON s.id = t.time_slot_id
         WHERE (t.status = %s OR (t.status = %s AND o.status = %s AND o.hold_expires_at > %s))
-          AND (t.time_slot_id = ANY(%s){site_days})
+          AND (t.time_slot_id {slots_sql}{site_days})
         GROUP BY 1, 2, 3
         UNION ALL
         SELECT a.time_slot_id, a.reseller_id, NULL, a.seats, true
         FROM ticketing_resellerallocation a
-        WHERE a.time_slot_id = ANY(%s)
+        WHERE a.time_slot_id {slots_sql}
     """  # noqa: S608  only fixed text is formatted in; the values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
