@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_a_guest_buys_and_the_privacy_reads_and_purge_run_on_the_sqlite_demo(tmp_path):
+def test_a_guest_buys_a_card_is_scanned_and_privacy_runs_on_the_sqlite_demo(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
@@ -31,5 +31,6 @@ def test_a_guest_buys_and_the_privacy_reads_and_purge_run_on_the_sqlite_demo(tmp
     lines = result.stdout.splitlines()
     assert "demo loaded" in lines
     assert any(line.startswith("order paid ") for line in lines), result.stdout
+    assert "card scanned twice" in lines
     assert "access bundle and erasure preview read" in lines
     assert any(line.startswith("purge ran ") for line in lines), result.stdout

@@ -180,6 +180,10 @@ def capacity_usage(
             allocated[(slot_id, reseller_id)] = seats
             continue
         if site_id is not None and days:
+            if isinstance(starts_at, str):  # SQLite (the demo) returns the stored text
+                starts_at = dt.datetime.fromisoformat(starts_at)
+            if timezone.is_naive(starts_at):  # ... or a naive UTC time, with no converter
+                starts_at = starts_at.replace(tzinfo=dt.UTC)
             per_day[timezone.localtime(starts_at).date()] += seats
         if slot_id in wanted:
             taken[slot_id] += seats
