@@ -30,9 +30,9 @@ def main() -> None:
     from accounts.models import CardProduct, CardVisit
     from accounts.services.card_scans import card_scan
     from privacy.erasure import erasure_preview
-    from tests.accounts.card_factories import desk_card
     from privacy.purge import purge_run
     from privacy.services import access_bundle
+    from tests.accounts.card_factories import desk_card
     from ticketing.models import Order, TicketType, TimeSlot
 
     assert connection.vendor == "sqlite", connection.vendor
