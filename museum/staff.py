@@ -51,6 +51,9 @@ def _has_totp(user: Any) -> bool:
     """
     from allauth.mfa.models import Authenticator
 
+    if connection.vendor != "postgresql":
+        # SQLite (the demo) has no ARRAY(): ModelBackend reads the permissions itself.
+        return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
     with connection.cursor() as cursor:
         cursor.execute(_staff_state_sql(), [user.pk, Authenticator.Type.TOTP, user.pk, user.pk])
         has_totp, names = cursor.fetchone()

@@ -27,12 +27,13 @@ def main() -> None:
     from django.urls import reverse
     from django.utils import timezone
 
-    from accounts.models import CardProduct, CardVisit
+    from accounts.models import CardProduct, CardVisit, User
     from accounts.services.card_scans import card_scan
     from privacy.erasure import erasure_preview
     from privacy.purge import purge_run
     from privacy.services import access_bundle
     from tests.accounts.card_factories import desk_card
+    from tests.staff import totp_activate
     from ticketing.models import Order, TicketType, TimeSlot
 
     assert connection.vendor == "sqlite", connection.vendor
@@ -42,7 +43,10 @@ def main() -> None:
     print("demo loaded")
 
     client = Client()
-    assert client.get("/").status_code == 200
+    for page in ("/", "/card/", "/privacy/", "/privacy/request/", "/accounts/signup/"):
+        answer = client.get(page)
+        assert answer.status_code == 200, (page, answer.status_code)
+    print("public pages served")
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     slot = (
         TimeSlot.objects.filter(
@@ -90,6 +94,26 @@ def main() -> None:
     assert (first_scan.result, second_scan.result) == ("valid", "valid"), first_scan
     assert CardVisit.objects.filter(card=card).count() == 2
     print("card scanned twice")
+
+    # the front desk's admin, signed in with the second factor set up
+    staff = User.objects.get(email="admin@museum.example")
+    totp_activate(staff)
+    desk = Client()
+    desk.force_login(staff)
+    for page in (
+        "/admin/",
+        reverse("admin:ticketing_order_changelist") + "?q=ada%40visitor",
+        reverse("admin:ticketing_order_change", args=[order.pk]),
+        reverse("admin:privacy_processingrestriction_changelist"),
+        "/check-in/",
+    ):
+        answer = desk.get(page)
+        assert answer.status_code == 200, (page, answer.status_code)
+    assert (
+        "ada@visitor.example"
+        in desk.get(reverse("admin:ticketing_order_change", args=[order.pk])).content.decode()
+    )
+    print("admin pages served")
 
     bundle = access_bundle(email="ada@visitor.example")
     assert len(bundle["sections"]["ticketing.order:buyer"]["rows"]) == 1

@@ -30,7 +30,9 @@ def test_a_guest_buys_a_card_is_scanned_and_privacy_runs_on_the_sqlite_demo(tmp_
     assert result.returncode == 0, result.stderr[-4000:]
     lines = result.stdout.splitlines()
     assert "demo loaded" in lines
+    assert "public pages served" in lines
     assert any(line.startswith("order paid ") for line in lines), result.stdout
     assert "card scanned twice" in lines
+    assert "admin pages served" in lines
     assert "access bundle and erasure preview read" in lines
     assert any(line.startswith("purge ran ") for line in lines), result.stdout
