@@ -88,7 +88,7 @@ register(
     erasure=Erasure.anonymise({"user": None}, keeps=ACCOUNTING_KEEPS),
     export=Export(context=("code", "site__name")),
     holds=[Hold(code="open_order", reason=OPEN_ORDER, rows=_open_or_future_order)],
-    source=_("You, or the reseller you bought from"),
+    source=_("You, or the reseller you bought from (its order reference)"),
 )
 
 # The buyer's name, address and reseller reference: a narrow table of their own, so that
