@@ -19,7 +19,8 @@ What it does, in order (everything on 127.0.0.1, every loop bounded, about 2 min
    retention purge (bench/purge.py): BENCH_PURGE_ROWS expired
    orders with their tickets and buyers (default 1,000,000, the issue's size), the nightly
    purge in a child process: purge_rows_per_s, purge_peak_rss_mb.
-10. (before the servers start) the access bundle (bench/export.py): one person with 1,000
+10. (before the servers start, in BENCH_DB_NAME + "_export") the access bundle
+   (bench/export.py): one person with 1,000
    orders (two tickets each) among 200,000 other orders; the median time of their access
    bundle rendered to JSON, in-process: access_export_ms.
 11. (before the servers start) a site closure (bench/closure.py): 10,000 paid orders (card,
@@ -228,6 +229,20 @@ def check(name: str) -> str:
     return f"{'ok  ' if ok else 'MISS'} {name} = {value} (target {op} {target})"
 
 
+def own_database(env: dict[str, str], suffix: str) -> tuple[str, dict[str, str]]:
+    """A new, migrated database for one benchmark's seed; its name and environment."""
+    name = f"{DB_NAME}_{suffix}"
+    drop_database(name)
+    psql(f'CREATE DATABASE "{name}"')
+    own_env = {**env, "DATABASE_URL": f"{PG_BASE}/{name}"}
+    run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], own_env)
+    return name, own_env
+
+
+def drop_database(name: str) -> None:
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> int:
     started = time.time()
     log(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
@@ -259,18 +274,14 @@ def main() -> int:
 
             # A database of its own: a million old tickets in one slot would otherwise
             # skew the planner's statistics for the order and page benchmarks after it.
-            purge_db = f"{DB_NAME}_purge"
-            purge_env = {**env, "DATABASE_URL": f"{PG_BASE}/{purge_db}"}
-            psql(f'DROP DATABASE IF EXISTS "{purge_db}" WITH (FORCE)')
-            psql(f'CREATE DATABASE "{purge_db}"')
-            run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], purge_env)
+            purge_db, purge_env = own_database(env, "purge")
             log(f"retention purge: seeding {purge.ROWS} expired orders with their tickets")
             seeded = json.loads(
                 run([PYTHON, "bench/purge.py", "seed", str(purge.ROWS)], purge_env, capture=True)
             )
             log(f"seeded {seeded}; running the nightly purge in a child process")
             result = purge.measure(purge_env)
-            psql(f'DROP DATABASE IF EXISTS "{purge_db}" WITH (FORCE)')
+            drop_database(purge_db)
             log(f"purge: {result}")
             emit("purge_rows_per_s", result["purge_rows_per_s"], "rows/s")
             emit("purge_peak_rss_mb", result["purge_peak_rss_mb"], "MB")
@@ -281,11 +292,16 @@ def main() -> int:
                 f"access bundle: seeding one person with {export.ORDERS} orders among "
                 f"{export.OTHER_ORDERS} others"
             )
-            seeded = json.loads(run([PYTHON, "bench/export.py", "seed"], env, capture=True))
+            # Its own database too (200,000 orders on one slot), dropped after the run.
+            export_db, export_env = own_database(env, "export")
+            seeded = json.loads(run([PYTHON, "bench/export.py", "seed"], export_env, capture=True))
             log(f"seeded {seeded}; timing the access bundle in-process")
-            for line in run([PYTHON, "bench/export.py", "run"], env, capture=True).splitlines():
+            for line in run(
+                [PYTHON, "bench/export.py", "run"], export_env, capture=True
+            ).splitlines():
                 row = json.loads(line)
                 emit(row["metric"], row["value"], row["unit"])
+            drop_database(export_db)
         if "closure" in PHASES:
             import closure
 
@@ -415,7 +431,7 @@ def main() -> int:
         stop(gunicorn, "gunicorn")
         stop(worker, "celery worker")
         if db_created:
-            for name in (DB_NAME, f"{DB_NAME}_purge"):
+            for name in (DB_NAME, f"{DB_NAME}_purge", f"{DB_NAME}_export"):
                 try:
                     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 except subprocess.CalledProcessError:
