@@ -12,6 +12,8 @@ matrix and tests/accounts/test_permissions.py proves it.
 
 from django.db import migrations
 
+from accounts.migrations._grants import group_permissions
+
 MANAGER = [
     "refunds.view_campaign",
     "refunds.add_campaign",
@@ -36,36 +38,6 @@ GROUPS = {
 }
 
 
-def _permissions(apps, codes):
-    Permission = apps.get_model("auth", "Permission")
-    found = []
-    for code in codes:
-        app_label, codename = code.split(".")
-        found.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return found
-
-
-def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    for name, codes in GROUPS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*_permissions(apps, codes))
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    for name, codes in GROUPS.items():
-        group = Group.objects.filter(name=name).first()
-        if group is not None:
-            group.permissions.remove(*_permissions(apps, codes))
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0009_user_last_activity_backfill"),
@@ -73,4 +45,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [group_permissions(GROUPS)]
