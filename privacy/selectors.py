@@ -136,47 +136,44 @@ def known_add(known: Known, declaration: Declaration, pks: Iterable) -> None:
 def _generic_clauses(
     declaration: Declaration, person: Person, within: PrivacyRegistry, known: Known | None
 ) -> list[Q]:
+    """One clause per declared model: rows pointing at the person's rows of that model,
+    given by their keys (``known``) or found by a subquery."""
     ref = declaration.link.generic
     assert ref is not None
-    per_model: dict[type[models.Model], Q] = {}
-    for other in within.declarations:
-        if other.model is declaration.model or other.link.generic is not None:
-            continue  # no recursion between generic links
-        if not other.link.is_sql:
-            continue
-        if known is not None:
-            per_model.setdefault(other.model, Q())
-            continue
-        where = person_q(other, person, within=within)
-        if where is None:
-            continue
-        if other.rows is not None:
-            where &= other.rows
-        per_model[other.model] = (
-            per_model[other.model] | where if other.model in per_model else where
-        )
+    ids: dict[type[models.Model], Q] = {}
+    if known is not None:
+        for model, keys in known.items():
+            if model is not declaration.model and keys:
+                ids[model] = any_of(ref.id_field, sorted({str(pk) for pk in keys}))
+    else:
+        per_model: dict[type[models.Model], Q] = {}
+        for other in within.declarations:
+            if other.model is declaration.model or other.link.generic is not None:
+                continue  # no recursion between generic links
+            if not other.link.is_sql:
+                continue
+            where = person_q(other, person, within=within)
+            if where is None:
+                continue
+            if other.rows is not None:
+                where &= other.rows
+            per_model[other.model] = (
+                per_model[other.model] | where if other.model in per_model else where
+            )
+        for model, where in per_model.items():
+            keys_as_text = (
+                model._default_manager.filter(where)
+                .annotate(_privacy_pk_text=Cast("pk", TextField()))
+                .values("_privacy_pk_text")
+            )
+            ids[model] = Q(**{f"{ref.id_field}__in": Subquery(keys_as_text)})
     clauses = []
-    for model, where in per_model.items():
+    for model, matching in ids.items():
         if ref.content_type:
             kind: object = ContentType.objects.get_for_model(model)
         else:
             kind = model._meta.label_lower
-        if known is not None:
-            keys = known.get(model)
-            if not keys:
-                continue
-            ids = any_of(ref.id_field, sorted({str(pk) for pk in keys}))
-        else:
-            ids = Q(
-                **{
-                    f"{ref.id_field}__in": Subquery(
-                        model._default_manager.filter(where)
-                        .annotate(_privacy_pk_text=Cast("pk", TextField()))
-                        .values("_privacy_pk_text")
-                    )
-                }
-            )
-        clauses.append(Q(**{ref.type_field: kind}) & ids)
+        clauses.append(Q(**{ref.type_field: kind}) & matching)
     return clauses
 
 
