@@ -108,9 +108,11 @@ def _apply(declaration: Declaration, pks: list[Any], *, anonymise: bool) -> int:
     """One UPDATE (anonymise) or one DELETE with its cascades (delete) of ``pks``; rows
     that a protected foreign key keeps are left alone. Returns how many rows changed."""
     manager = declaration.model._default_manager
-    rows = manager.filter(_pk_in(declaration.model, pks))
+    # One array parameter on PostgreSQL: with 10,000 keys, an IN list cost about a quarter
+    # of the UPDATE's time on the orders table (privacy.lookups).
+    rows = manager.filter(any_of("pk", pks))
     if anonymise:
-        return manager.filter(_pk_in(declaration.model, pks)).update(**declaration.erasure.fields)
+        return rows.update(**declaration.erasure.fields)
     label = declaration.model._meta.label
     try:
         with transaction.atomic():
@@ -129,11 +131,6 @@ def _apply(declaration: Declaration, pks: list[Any], *, anonymise: bool) -> int:
             continue
         deleted += per_model.get(label, 0)
     return deleted
-
-
-def _pk_in(model: type[models.Model], pks: list[Any]) -> Q:
-    """``pk IN pks``, as one array parameter on PostgreSQL (privacy.lookups.any_of)."""
-    return any_of("pk", pks)
 
 
 def _due_rows(declaration: Declaration, segment: _Segment, cutoff: Cutoff) -> models.QuerySet:
