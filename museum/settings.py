@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "museum.staff.StaffTwoFactorMiddleware",  # no admin for staff without TOTP
+    "museum.admin_guard.AdminBadSelectionMiddleware",  # a tampered selection: 400
     "privacy.middleware.TrackerScriptCSPMiddleware",  # after CSPMiddleware: runs before it
     "privacy.middleware.PageViewMiddleware",  # first-party counts, no personal data
 ]
